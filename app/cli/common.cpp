@@ -1,0 +1,81 @@
+#include "app/cli/common.h"
+
+#include "engine/core/runtime.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
+
+namespace sep::cli {
+
+void ModelOptions::addTo(CLI::App &cmd, bool required)
+{
+    auto *w = cmd.add_option("--weights", weights,
+                             "CLIP weights: an OpenAI .pt release file, a torch.save state dict, or a "
+                             "Hugging Face model.safetensors");
+    if (required)
+        w->required();
+    cmd.add_option("--vocab", vocab,
+                   "BPE vocabulary (bpe_simple_vocab_16e6.txt.gz, or vocab.json with merges.txt beside it); "
+                   "default: found beside the weights");
+    cmd.add_option("--config", config,
+                   "JSON with text_config/vision_config num_attention_heads (Hugging Face layout); "
+                   "default: config.json beside the weights, else width/64 heads");
+    cmd.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+}
+
+clip::LoadedClip ModelOptions::load(bool quiet) const
+{
+    const auto dev = resolveDevice(device);
+    clip::LoadOptions opt;
+    opt.configPath = config;
+    opt.vocabPath = vocab;
+    clip::LoadedClip clip = clip::loadClip(weights, opt);
+    clip.model->to(dev);
+    if (!quiet) {
+        std::cerr << "model: " << clip.config().describe() << "\n"
+                  << "       " << clip.format << ", " << clip.config().parameterCount() << " parameters, on "
+                  << describeDevice(dev) << "\n";
+        for (const auto &note : clip.notes)
+            std::cerr << "       " << note << "\n";
+    }
+    return clip;
+}
+
+Hooks terminalHooks(bool quiet)
+{
+    Hooks hooks;
+    // On a terminal, a log line first clears the progress line it interrupts.
+    const bool terminal = isatty(STDERR_FILENO);
+    hooks.log = [terminal](LogLevel level, const std::string &message) {
+        if (level == LogLevel::Debug)
+            return;
+        std::cerr << (terminal ? "\r\033[K" : "") << (level == LogLevel::Warning ? "warning: " : level == LogLevel::Error ? "error: " : "")
+                  << message << std::endl;
+    };
+    if (!quiet && terminal) {
+        hooks.progress = [](const ProgressEvent &e) {
+            std::fprintf(stderr, "\r\033[K%s %lld/%lld", e.what.c_str(), static_cast<long long>(e.done),
+                         static_cast<long long>(e.total));
+            if (e.secondsLeft >= 0)
+                std::fprintf(stderr, "  (%.0f s left)", e.secondsLeft);
+            if (e.done == e.total)
+                std::fputc('\n', stderr);
+            std::fflush(stderr);
+        };
+    }
+    return hooks;
+}
+
+void printJson(const nlohmann::json &j) { std::cout << j.dump(2) << std::endl; }
+
+std::string percent(double fraction)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * fraction);
+    return buf;
+}
+
+} // namespace sep::cli

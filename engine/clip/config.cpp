@@ -1,0 +1,247 @@
+#include "engine/clip/config.h"
+
+#include "engine/core/error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sep::clip {
+namespace {
+
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+
+std::string shapeText(const std::vector<int64_t> &shape)
+{
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+const std::vector<int64_t> &require(const Shapes &shapes, const std::string &key, size_t rank,
+                                    const std::string &source)
+{
+    auto it = shapes.find(key);
+    if (it == shapes.end())
+        throw Error(source + ": missing weight '" + key + "'; this does not look like a CLIP ViT model");
+    if (it->second.size() != rank)
+        throw Error(source + ": weight '" + key + "' has shape " + shapeText(it->second) + ", expected "
+                    + std::to_string(rank) + " dimensions");
+    return it->second;
+}
+
+// Counts consecutive blocks "<prefix>N.<suffix>" from N = 0 up.
+int64_t countBlocks(const Shapes &shapes, const std::string &prefix, const std::string &suffix)
+{
+    int64_t n = 0;
+    while (shapes.count(prefix + std::to_string(n) + suffix))
+        ++n;
+    return n;
+}
+
+int64_t defaultHeads(int64_t width) { return std::max<int64_t>(1, width / 64); }
+
+int64_t blockParameters(const TowerConfig &t)
+{
+    const int64_t w = t.width, m = t.mlpWidth;
+    return 2 * w                    // ln_1
+           + 3 * w * w + 3 * w      // packed q/k/v projection
+           + w * w + w              // output projection
+           + 2 * w                  // ln_2
+           + w * m + m              // c_fc
+           + m * w + w;             // c_proj
+}
+
+} // namespace
+
+Config Config::fromShapes(const Shapes &shapes, const std::string &source)
+{
+    if (shapes.count("visual.layer1.0.conv1.weight") || shapes.count("visual.attnpool.positional_embedding"))
+        throw Error(source + ": this is a ResNet CLIP model (RN50, RN101, …); only Vision Transformer "
+                             "CLIP models (ViT-B/32, ViT-B/16, ViT-L/14, …) are supported");
+    Config c;
+
+    const auto &conv = require(shapes, "visual.conv1.weight", 4, source);
+    if (conv[1] != 3 || conv[2] != conv[3])
+        throw Error(source + ": 'visual.conv1.weight' has shape " + shapeText(conv)
+                    + ", expected [width, 3, patch, patch]");
+    c.vision.width = conv[0];
+    c.vision.patchSize = conv[2];
+    const auto &vpos = require(shapes, "visual.positional_embedding", 2, source);
+    const auto grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(vpos[0] - 1))));
+    if (grid * grid + 1 != vpos[0] || vpos[1] != c.vision.width)
+        throw Error(source + ": 'visual.positional_embedding' has shape " + shapeText(vpos)
+                    + ", expected [1 + grid², " + std::to_string(c.vision.width) + "]");
+    c.vision.imageSize = grid * c.vision.patchSize;
+    c.vision.layers = countBlocks(shapes, "visual.transformer.resblocks.", ".attn.in_proj_weight");
+    if (c.vision.layers == 0)
+        throw Error(source + ": no image transformer blocks ('visual.transformer.resblocks.0.*') found");
+    c.vision.mlpWidth = require(shapes, "visual.transformer.resblocks.0.mlp.c_fc.weight", 2, source)[0];
+    c.vision.heads = defaultHeads(c.vision.width);
+    const auto &vproj = require(shapes, "visual.proj", 2, source);
+    c.embedDim = vproj[1];
+
+    const auto &tok = require(shapes, "token_embedding.weight", 2, source);
+    c.text.vocabSize = tok[0];
+    c.text.width = tok[1];
+    const auto &tpos = require(shapes, "positional_embedding", 2, source);
+    c.text.contextLength = tpos[0];
+    c.text.layers = countBlocks(shapes, "transformer.resblocks.", ".attn.in_proj_weight");
+    if (c.text.layers == 0)
+        throw Error(source + ": no text transformer blocks ('transformer.resblocks.0.*') found");
+    c.text.mlpWidth = require(shapes, "transformer.resblocks.0.mlp.c_fc.weight", 2, source)[0];
+    c.text.heads = defaultHeads(c.text.width);
+    const auto &tproj = require(shapes, "text_projection", 2, source);
+    if (tproj[1] != c.embedDim)
+        throw Error(source + ": 'text_projection' maps to " + std::to_string(tproj[1])
+                    + " dimensions but 'visual.proj' to " + std::to_string(c.embedDim));
+    return c;
+}
+
+Config Config::vitB16()
+{
+    Config c;
+    c.vision.width = 768;
+    c.vision.layers = 12;
+    c.vision.heads = 12;
+    c.vision.mlpWidth = 3072;
+    c.vision.patchSize = 16;
+    c.vision.imageSize = 224;
+    c.text.width = 512;
+    c.text.layers = 12;
+    c.text.heads = 8;
+    c.text.mlpWidth = 2048;
+    c.text.contextLength = 77;
+    c.text.vocabSize = 49408;
+    c.embedDim = 512;
+    return c;
+}
+
+int64_t Config::visionParameterCount() const
+{
+    const auto &v = vision;
+    return v.width * 3 * v.patchSize * v.patchSize     // conv1 (no bias)
+           + v.width                                   // class_embedding
+           + v.tokens() * v.width                      // positional_embedding
+           + 2 * v.width                               // ln_pre
+           + v.layers * blockParameters(v)
+           + 2 * v.width                               // ln_post
+           + v.width * embedDim;                       // proj
+}
+
+int64_t Config::textParameterCount() const
+{
+    const auto &t = text;
+    return t.vocabSize * t.width + t.contextLength * t.width + t.layers * blockParameters(t) + 2 * t.width
+           + t.width * embedDim;
+}
+
+namespace {
+// One block over T tokens: q/k/v, output and MLP projections, plus the two attention products.
+double blockFlops(const TowerConfig &t, double tokens)
+{
+    const double w = static_cast<double>(t.width), m = static_cast<double>(t.mlpWidth);
+    return 2.0 * tokens * (4.0 * w * w + 2.0 * w * m) + 4.0 * tokens * tokens * w;
+}
+} // namespace
+
+double Config::visionFlops() const
+{
+    const double patches = static_cast<double>(vision.gridSize() * vision.gridSize());
+    const double patchDim = 3.0 * static_cast<double>(vision.patchSize * vision.patchSize);
+    return 2.0 * patches * patchDim * static_cast<double>(vision.width)
+           + static_cast<double>(vision.layers) * blockFlops(vision, static_cast<double>(vision.tokens()))
+           + 2.0 * static_cast<double>(vision.width * embedDim);
+}
+
+double Config::textFlops(int64_t length) const
+{
+    return static_cast<double>(text.layers) * blockFlops(text, static_cast<double>(length))
+           + 2.0 * static_cast<double>(text.width * embedDim);
+}
+
+int64_t Config::parameterCount() const { return visionParameterCount() + textParameterCount() + 1; }
+
+std::string Config::describe() const
+{
+    std::ostringstream s;
+    s << "ViT image " << vision.imageSize << " px, patch " << vision.patchSize << ", width " << vision.width << " × "
+      << vision.layers << " layers (" << vision.heads << " heads); text " << text.width << " × " << text.layers
+      << " layers (" << text.heads << " heads), context " << text.contextLength << ", vocabulary "
+      << text.vocabSize << "; embedding " << embedDim;
+    if (activation == Activation::Gelu)
+        s << "; GELU";
+    return s.str();
+}
+
+bool Config::operator==(const Config &o) const
+{
+    auto tower = [](const TowerConfig &a, const TowerConfig &b) {
+        return a.width == b.width && a.layers == b.layers && a.heads == b.heads && a.mlpWidth == b.mlpWidth;
+    };
+    return tower(vision, o.vision) && vision.patchSize == o.vision.patchSize
+           && vision.imageSize == o.vision.imageSize && tower(text, o.text)
+           && text.contextLength == o.text.contextLength && text.vocabSize == o.text.vocabSize
+           && embedDim == o.embedDim && activation == o.activation && layerNormEps == o.layerNormEps;
+}
+
+void applyJsonConfig(Config &config, const std::string &jsonPath)
+{
+    std::ifstream in(jsonPath);
+    if (!in)
+        throw Error(jsonPath + ": cannot open the model configuration file");
+    nlohmann::json j;
+    try {
+        in >> j;
+    } catch (const std::exception &e) {
+        throw Error(jsonPath + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!j.is_object())
+        throw Error(jsonPath + ": expected a JSON object with 'text_config' and 'vision_config'");
+
+    auto apply = [&](const char *section, TowerConfig &tower, int64_t libraryDefaultHeads) {
+        tower.heads = libraryDefaultHeads;
+        if (!j.contains(section))
+            return;
+        const auto &s = j[section];
+        if (!s.is_object())
+            throw Error(jsonPath + ": '" + section + "' is not an object");
+        if (s.contains("num_attention_heads")) {
+            if (!s["num_attention_heads"].is_number_integer() || s["num_attention_heads"].get<int64_t>() < 1)
+                throw Error(jsonPath + ": '" + section + ".num_attention_heads' must be a positive integer");
+            tower.heads = s["num_attention_heads"].get<int64_t>();
+        }
+        if (s.contains("hidden_act")) {
+            const std::string act = s["hidden_act"].is_string() ? s["hidden_act"].get<std::string>() : "";
+            if (act == "quick_gelu")
+                config.activation = Activation::QuickGelu;
+            else if (act == "gelu")
+                config.activation = Activation::Gelu;
+            else
+                throw Error(jsonPath + ": '" + section + ".hidden_act' is '" + act
+                            + "'; supported: quick_gelu, gelu");
+        }
+        if (s.contains("layer_norm_eps") && s["layer_norm_eps"].is_number())
+            config.layerNormEps = s["layer_norm_eps"].get<double>();
+        if (tower.width % tower.heads != 0)
+            throw Error(jsonPath + ": " + section + " has " + std::to_string(tower.heads)
+                        + " attention heads, which do not divide its width " + std::to_string(tower.width));
+    };
+    // Hugging Face's CLIPConfig falls back to these head counts when config.json leaves them out.
+    apply("text_config", config.text, 8);
+    apply("vision_config", config.vision, 12);
+}
+
+std::string findJsonConfigBeside(const std::string &weightsPath)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path candidate = fs::path(weightsPath).parent_path() / "config.json";
+    return fs::is_regular_file(candidate, ec) ? candidate.string() : std::string();
+}
+
+} // namespace sep::clip

@@ -1,0 +1,31 @@
+#pragma once
+// Process-wide runtime set-up: LibTorch's thread count and the compute device.
+//
+//   sep::configureThreads();                         // once, at start-up
+//   torch::Device d = sep::resolveDevice("auto");    // CUDA when present, else CPU
+
+#include <c10/core/Device.h>
+
+#include <string>
+
+namespace sep {
+
+// The CPUs this process may run on (affinity mask, as `nproc` counts them), at least 1.
+int availableCores();
+
+// Sets LibTorch's intra-op threads to `threads` (0 → $SEP_THREADS if set, else availableCores()). LibTorch starts with 1 on
+// some machines, which leaves cores idle. Call from the main thread before any torch work.
+void configureThreads(int threads = 0);
+
+// Calls configureThreads() unless it was called before. The engine's entry points call this, since
+// letting LibTorch start its thread pool lazily makes the first BLAS results differ in the last bits
+// from later ones.
+void ensureThreadsConfigured();
+
+// "auto" → CUDA if available, else CPU; "cpu"; "cuda" or "cuda:N" (sep::Error when there is no GPU).
+c10::Device resolveDevice(const std::string &name);
+
+// "cpu", or "cuda:0 (NVIDIA H200)" where the name is known.
+std::string describeDevice(const c10::Device &device);
+
+} // namespace sep

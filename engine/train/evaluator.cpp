@@ -1,0 +1,67 @@
+#include "engine/train/evaluator.h"
+
+#include "engine/core/error.h"
+#include "engine/data/batch.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+namespace sep::train {
+
+void topK(const at::Tensor &logitsRow, int64_t k, std::vector<int64_t> &indices, std::vector<float> &probs)
+{
+    const auto row = logitsRow.to(torch::kCPU, torch::kFloat);
+    const auto p = torch::softmax(row, -1);
+    const auto [values, idx] = p.topk(std::min<int64_t>(k, row.size(0)));
+    indices.assign(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+    probs.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
+}
+
+EvalResult evaluate(const std::vector<data::ImageRecord> &images, int64_t numClasses, int64_t imageSize,
+                    const Scorer &scorer, const EvalOptions &options, const Hooks &hooks)
+{
+    const auto start = std::chrono::steady_clock::now();
+    torch::NoGradGuard noGrad;
+    EvalResult result;
+    result.confusion = Confusion(numClasses);
+    const auto n = static_cast<int64_t>(images.size());
+    const int64_t batchSize = std::max<int64_t>(1, options.batchSize);
+    for (int64_t b = 0; b < n; b += batchSize) {
+        if (hooks.cancelled())
+            throw Cancelled{};
+        const int64_t e = std::min(n, b + batchSize);
+        std::vector<std::string> paths;
+        for (int64_t i = b; i < e; ++i)
+            paths.push_back(images[static_cast<size_t>(i)].path);
+        auto batch = data::loadBatch(paths, imageSize);
+        for (const auto &f : batch.failures) {
+            hooks.warn(f.path + ": " + f.reason + " (left out of the evaluation)");
+            result.failures.push_back(f);
+        }
+        if (!batch.kept.empty()) {
+            const auto logits = scorer(batch.pixels).to(torch::kCPU, torch::kFloat);
+            if (logits.dim() != 2 || logits.size(0) != static_cast<int64_t>(batch.kept.size())
+                || logits.size(1) != numClasses)
+                throw Error("evaluation: the classifier returned logits of the wrong shape");
+            for (size_t j = 0; j < batch.kept.size(); ++j) {
+                const auto &record = images[static_cast<size_t>(b) + batch.kept[j]];
+                ImagePrediction pred;
+                pred.path = record.path;
+                pred.label = record.label;
+                const auto row = logits[static_cast<int64_t>(j)];
+                topK(row, options.topK, pred.top, pred.topProb);
+                if (options.keepLogits)
+                    pred.logits.assign(row.data_ptr<float>(), row.data_ptr<float>() + numClasses);
+                result.confusion.add(record.label, pred.top.front());
+                result.predictions.push_back(std::move(pred));
+            }
+        }
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        hooks.report({e, n, "evaluating", elapsed, elapsed / static_cast<double>(e) * static_cast<double>(n - e)});
+    }
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result;
+}
+
+} // namespace sep::train

@@ -1,0 +1,216 @@
+// The CLIP towers against an independent computation: the same mathematics written out in double
+// precision, one sample and one head at a time, with the patch embedding as a real convolution and the
+// causal mask filled in by loops. Tolerance: 1e-4 absolute on features of order 1 (float32 vs double).
+
+#include "engine/clip/model.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/test_main.h"
+
+#include <torch/torch.h>
+
+#include <QtTest>
+
+using namespace sep;
+
+namespace {
+
+using Params = std::map<std::string, at::Tensor>;
+
+Params doubleParams(clip::Model &model)
+{
+    Params p;
+    for (auto &item : model->named_parameters())
+        p[item.key()] = item.value().detach().to(torch::kDouble);
+    return p;
+}
+
+at::Tensor layerNorm(const at::Tensor &x, const at::Tensor &w, const at::Tensor &b)
+{
+    auto mean = x.mean(-1, true);
+    auto var = (x - mean).pow(2).mean(-1, true);   // biased variance, as LayerNorm uses
+    return (x - mean) / (var + 1e-5).sqrt() * w + b;
+}
+
+// One residual block on one sequence [L, D].
+at::Tensor block(const at::Tensor &x, const Params &p, const std::string &pre, int64_t heads, bool causal)
+{
+    const int64_t L = x.size(0), D = x.size(1), hd = D / heads;
+    auto h = layerNorm(x, p.at(pre + "ln_1.weight"), p.at(pre + "ln_1.bias"));
+    auto W = p.at(pre + "attn.in_proj_weight"), B = p.at(pre + "attn.in_proj_bias");
+    auto q = h.matmul(W.slice(0, 0, D).t()) + B.slice(0, 0, D);
+    auto k = h.matmul(W.slice(0, D, 2 * D).t()) + B.slice(0, D, 2 * D);
+    auto v = h.matmul(W.slice(0, 2 * D, 3 * D).t()) + B.slice(0, 2 * D, 3 * D);
+    std::vector<at::Tensor> outs;
+    for (int64_t head = 0; head < heads; ++head) {
+        auto qh = q.slice(1, head * hd, (head + 1) * hd), kh = k.slice(1, head * hd, (head + 1) * hd),
+             vh = v.slice(1, head * hd, (head + 1) * hd);
+        auto s = qh.matmul(kh.t()) / std::sqrt(static_cast<double>(hd));
+        auto a = torch::zeros_like(s);
+        for (int64_t i = 0; i < L; ++i) {
+            const int64_t visible = causal ? i + 1 : L;   // causal: position i sees 0..i
+            auto row = s[i].slice(0, 0, visible);
+            auto e = (row - row.max()).exp();
+            a[i].slice(0, 0, visible).copy_(e / e.sum());
+        }
+        outs.push_back(a.matmul(vh));
+    }
+    auto attn = torch::cat(outs, 1).matmul(p.at(pre + "attn.out_proj.weight").t()) + p.at(pre + "attn.out_proj.bias");
+    auto y = x + attn;
+    auto m = layerNorm(y, p.at(pre + "ln_2.weight"), p.at(pre + "ln_2.bias")).matmul(p.at(pre + "mlp.c_fc.weight").t())
+             + p.at(pre + "mlp.c_fc.bias");
+    m = m / (1 + (-1.702 * m).exp());   // QuickGELU
+    return y + m.matmul(p.at(pre + "mlp.c_proj.weight").t()) + p.at(pre + "mlp.c_proj.bias");
+}
+
+at::Tensor referenceImage(const at::Tensor &image, const Params &p, const clip::Config &c)
+{
+    auto patches = at::conv2d(image.unsqueeze(0), p.at("visual.conv1.weight"), {}, c.vision.patchSize);   // [1, D, g, g]
+    auto tokens = patches.flatten(2).squeeze(0).t();                                                      // [g², D]
+    auto x = torch::cat({p.at("visual.class_embedding").unsqueeze(0), tokens}, 0) + p.at("visual.positional_embedding");
+    x = layerNorm(x, p.at("visual.ln_pre.weight"), p.at("visual.ln_pre.bias"));
+    for (int64_t l = 0; l < c.vision.layers; ++l)
+        x = block(x, p, "visual.transformer.resblocks." + std::to_string(l) + ".", c.vision.heads, false);
+    return layerNorm(x[0], p.at("visual.ln_post.weight"), p.at("visual.ln_post.bias")).matmul(p.at("visual.proj"));
+}
+
+at::Tensor referenceText(const at::Tensor &ids, const Params &p, const clip::Config &c)
+{
+    auto x = p.at("text.token_embedding.weight").index_select(0, ids) + p.at("text.positional_embedding");
+    for (int64_t l = 0; l < c.text.layers; ++l)
+        x = block(x, p, "text.transformer.resblocks." + std::to_string(l) + ".", c.text.heads, true);
+    const int64_t eot = ids.argmax().item<int64_t>();
+    return layerNorm(x[eot], p.at("text.ln_final.weight"), p.at("text.ln_final.bias")).matmul(p.at("text.text_projection"));
+}
+
+int64_t countParameters(torch::nn::Module &m)
+{
+    int64_t n = 0;
+    for (auto &p : m.parameters())
+        n += p.numel();
+    return n;
+}
+
+} // namespace
+
+class TestClipModel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void imageTowerMatchesIndependentComputation();
+    void textTowerMatchesIndependentComputation();
+    void textTruncationIsExact();
+    void clsAttentionProbe();
+    void logitsAreScaledCosines();
+    void parameterCountsOfVitB16();
+    void parameterCountsOfTinyModelMatchConfig();
+};
+
+void TestClipModel::imageTowerMatchesIndependentComputation()
+{
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 3);
+    torch::NoGradGuard noGrad;
+    const auto images = test::randomImages(3, config.vision.imageSize, 11);
+    const auto got = model->encodeImage(images).to(torch::kDouble);
+    const auto p = doubleParams(model);
+    for (int64_t i = 0; i < images.size(0); ++i) {
+        const auto want = referenceImage(images[i].to(torch::kDouble), p, config);
+        const double err = (got[i] - want).abs().max().item<double>();
+        QVERIFY2(err < 1e-4, qPrintable(QStringLiteral("image %1: max abs error %2").arg(i).arg(err)));
+        QVERIFY(want.abs().max().item<double>() > 1e-2);   // not trivially zero
+    }
+}
+
+void TestClipModel::textTowerMatchesIndependentComputation()
+{
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 4);
+    torch::NoGradGuard noGrad;
+    // Three sequences of different lengths; the largest id (999) marks EOT as in CLIP.
+    auto ids = torch::zeros({3, config.text.contextLength}, torch::kLong);
+    const std::vector<std::vector<int64_t>> seqs = {{998, 5, 6, 999}, {998, 17, 999}, {998, 1, 2, 3, 4, 5, 6, 7, 999}};
+    for (size_t r = 0; r < seqs.size(); ++r)
+        for (size_t j = 0; j < seqs[r].size(); ++j)
+            ids[static_cast<int64_t>(r)][static_cast<int64_t>(j)] = seqs[r][j];
+    const auto got = model->encodeText(ids).to(torch::kDouble);
+    const auto p = doubleParams(model);
+    for (int64_t i = 0; i < 3; ++i) {
+        const auto want = referenceText(ids[i], p, config);
+        const double err = (got[i] - want).abs().max().item<double>();
+        QVERIFY2(err < 1e-4, qPrintable(QStringLiteral("text %1: max abs error %2").arg(i).arg(err)));
+    }
+}
+
+void TestClipModel::textTruncationIsExact()
+{
+    // A sequence encoded alone (truncated to its own EOT + 1) and beside a longer one (truncated to
+    // the longer EOT + 1) must give the same features: positions past EOT are invisible to it.
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 5);
+    torch::NoGradGuard noGrad;
+    auto shortSeq = torch::zeros({1, config.text.contextLength}, torch::kLong);
+    shortSeq[0][0] = 998, shortSeq[0][1] = 40, shortSeq[0][2] = 999;
+    auto both = torch::zeros({2, config.text.contextLength}, torch::kLong);
+    both[0] = shortSeq[0];
+    for (int64_t j = 0; j < config.text.contextLength - 1; ++j)
+        both[1][j] = 100 + j;
+    both[1][config.text.contextLength - 1] = 999;
+    const auto alone = model->encodeText(shortSeq)[0];
+    const auto together = model->encodeText(both)[0];
+    QVERIFY2((alone - together).abs().max().item<double>() < 1e-5, "truncation changed a sequence's features");
+}
+
+void TestClipModel::clsAttentionProbe()
+{
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 6);
+    torch::NoGradGuard noGrad;
+    std::vector<at::Tensor> attention;
+    const auto images = test::randomImages(2, config.vision.imageSize, 12);
+    const auto withProbe = model->visual->forward(images, &attention);
+    const auto plain = model->visual->forward(images);
+    QCOMPARE(static_cast<int64_t>(attention.size()), config.vision.layers);
+    QVERIFY(torch::equal(withProbe, plain));   // probing changes nothing
+    for (const auto &a : attention) {
+        QCOMPARE(a.sizes().vec(), (std::vector<int64_t>{2, config.vision.tokens()}));
+        QVERIFY((a.sum(-1) - 1).abs().max().item<double>() < 1e-5);   // a distribution over tokens
+        QVERIFY(a.min().item<double>() >= 0);
+    }
+}
+
+void TestClipModel::logitsAreScaledCosines()
+{
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 7);
+    torch::NoGradGuard noGrad;
+    const auto img = torch::randn({2, config.embedDim}), txt = torch::randn({3, config.embedDim});
+    const auto logits = model->logits(img, txt);
+    for (int64_t i = 0; i < 2; ++i)
+        for (int64_t j = 0; j < 3; ++j) {
+            const double cos = torch::cosine_similarity(img[i], txt[j], 0).item<double>();
+            QVERIFY(std::abs(logits[i][j].item<double>() - 50.0 * cos) < 1e-4);
+        }
+    QVERIFY(std::abs(model->logitScale() - 50.0) < 1e-4);
+}
+
+void TestClipModel::parameterCountsOfVitB16()
+{
+    // Published totals for OpenAI's ViT-B/16: image 86,192,640; text 63,428,096; all 149,620,737.
+    const auto config = clip::Config::vitB16();
+    QCOMPARE(config.visionParameterCount(), int64_t(86192640));
+    QCOMPARE(config.textParameterCount(), int64_t(63428096));
+    QCOMPARE(config.parameterCount(), int64_t(149620737));
+    clip::Model model(config);
+    QCOMPARE(countParameters(*model->visual), int64_t(86192640));
+    QCOMPARE(countParameters(*model->text), int64_t(63428096));
+    QCOMPARE(countParameters(*model), int64_t(149620737));
+}
+
+void TestClipModel::parameterCountsOfTinyModelMatchConfig()
+{
+    const auto config = test::tinyConfig(777);
+    clip::Model model(config);
+    QCOMPARE(countParameters(*model), config.parameterCount());
+}
+
+SEP_TEST_MAIN(TestClipModel)
+#include "test_clip_model.moc"

@@ -1,0 +1,315 @@
+// Weight importers: every format a user may bring gives the same model, and every broken file gives
+// a message naming the file (and the key) instead of a crash.
+
+#include "engine/clip/weights.h"
+#include "engine/core/error.h"
+#include "engine/io/safetensors.h"
+#include "tests/support/fixtures.h"
+#include "tests/support/test_main.h"
+
+#include <torch/torch.h>
+
+#include <QtTest>
+
+#include <fstream>
+
+using namespace sep;
+
+namespace {
+
+std::string headsJson(const QTemporaryDir &dir, int64_t textHeads, int64_t visionHeads)
+{
+    const std::string path = dir.filePath(QStringLiteral("heads.json")).toStdString();
+    std::ofstream(path) << "{\"text_config\": {\"num_attention_heads\": " << textHeads
+                        << "}, \"vision_config\": {\"num_attention_heads\": " << visionHeads << "}}";
+    return path;
+}
+
+struct Features {
+    at::Tensor image, text;
+};
+
+Features features(clip::Model &model)
+{
+    torch::NoGradGuard noGrad;
+    const auto &c = model->config();
+    auto ids = torch::zeros({2, c.text.contextLength}, torch::kLong);
+    ids[0][0] = c.text.vocabSize - 2, ids[0][1] = 320, ids[0][2] = 236, ids[0][3] = c.text.vocabSize - 1;
+    ids[1][0] = c.text.vocabSize - 2, ids[1][1] = 112, ids[1][2] = c.text.vocabSize - 1;
+    return {model->encodeImage(test::randomImages(2, c.vision.imageSize, 5)), model->encodeText(ids)};
+}
+
+void truncateFile(const std::string &path, double fraction)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    in.close();
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(static_cast<double>(bytes.size()) * fraction));
+}
+
+// Runs `fn`, expects sep::Error whose message contains every one of `needles`.
+template <typename Fn>
+void expectError(Fn fn, const std::vector<std::string> &needles)
+{
+    try {
+        fn();
+    } catch (const Error &e) {
+        const std::string message = e.what();
+        for (const auto &n : needles)
+            QVERIFY2(message.find(n) != std::string::npos,
+                     qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"").arg(QString::fromStdString(message), QString::fromStdString(n))));
+        return;
+    }
+    QFAIL("no sep::Error was thrown");
+}
+
+clip::LoadOptions noVocab(const std::string &configPath = {})
+{
+    clip::LoadOptions o;
+    o.loadVocabulary = false;
+    o.configPath = configPath;
+    return o;
+}
+
+} // namespace
+
+class TestWeights : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void allFormatsGiveTheSameModel_data();
+    void allFormatsGiveTheSameModel();
+    void fp16ArchiveLoadsAsFloat32();
+    void headsDefaultToWidthOver64();
+    void huggingFaceConfigBesideWeights();
+    void exportRoundTrip();
+    void badFiles_data();
+    void badFiles();
+    void missingAndMisshapedKeys();
+    void resnetIsRefusedClearly();
+    void vocabularyFoundBesideOrAskedFor();
+
+private:
+    QTemporaryDir m_dir;
+};
+
+void TestWeights::allFormatsGiveTheSameModel_data()
+{
+    QTest::addColumn<QString>("formatName");
+    QTest::newRow("openai-archive-fp32") << QStringLiteral("archive");
+    QTest::newRow("state-dict") << QStringLiteral("state");
+    QTest::newRow("state-dict-nested-module-prefix") << QStringLiteral("nested");
+    QTest::newRow("huggingface-safetensors") << QStringLiteral("hf");
+}
+
+void TestWeights::allFormatsGiveTheSameModel()
+{
+    QFETCH(QString, formatName);
+    const std::string format = formatName.toStdString();
+    const auto config = test::tinyConfig(1000);
+    auto original = test::makeTinyModel(config, 21);
+    const auto want = features(original);
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(formatName).toStdString() + (format == "hf" ? ".safetensors" : ".pt");
+    std::string configPath = headsJson(dir, config.text.heads, config.vision.heads);
+    if (format == "archive")
+        test::writeOpenAiArchive(original, path, false);
+    else if (format == "state")
+        test::writeStateDict(original, path);
+    else if (format == "nested")
+        test::writeStateDict(original, path, true, "module.");
+    else {
+        test::writeHuggingFace(original, path, true);
+        configPath.clear();   // found beside the weights
+    }
+    auto loaded = clip::loadClip(path, noVocab(configPath));
+    QVERIFY(loaded.config() == config);
+    const auto got = features(loaded.model);
+    QVERIFY2(torch::equal(got.image, want.image), "image features differ");
+    QVERIFY2(torch::equal(got.text, want.text), "text features differ");
+    for (const auto &p : loaded.model->parameters())
+        QVERIFY(!p.requires_grad());   // the backbone is frozen
+}
+
+void TestWeights::fp16ArchiveLoadsAsFloat32()
+{
+    const auto config = test::tinyConfig(1000);
+    auto original = test::makeTinyModel(config, 22);
+    const std::string path = m_dir.filePath(QStringLiteral("half.pt")).toStdString();
+    test::writeOpenAiArchive(original, path, true);
+    auto loaded = clip::loadClip(path, noVocab(headsJson(m_dir, 2, 2)));
+    QVERIFY(loaded.format.find("fp16") != std::string::npos);
+    // Every weight equals the original rounded to fp16, held as fp32.
+    auto want = original->named_parameters();
+    for (auto &p : loaded.model->named_parameters()) {
+        QCOMPARE(p.value().scalar_type(), torch::kFloat);
+        QVERIFY2(torch::equal(p.value(), want[p.key()].to(torch::kHalf).to(torch::kFloat)), p.key().c_str());
+    }
+}
+
+void TestWeights::headsDefaultToWidthOver64()
+{
+    auto config = test::tinyConfig(1000);
+    config.vision.width = 128;   // → 2 heads by default
+    config.vision.heads = 2;
+    config.text.width = 64;      // → 1 head
+    config.text.heads = 1;
+    config.vision.mlpWidth = 512;
+    config.text.mlpWidth = 256;
+    auto original = test::makeTinyModel(config, 23);
+    const std::string path = m_dir.filePath(QStringLiteral("defaults.pt")).toStdString();
+    test::writeStateDict(original, path);
+    auto loaded = clip::loadClip(path, noVocab());
+    QCOMPARE(loaded.config().vision.heads, int64_t(2));
+    QCOMPARE(loaded.config().text.heads, int64_t(1));
+    QVERIFY(torch::equal(features(loaded.model).image, features(original).image));
+}
+
+void TestWeights::huggingFaceConfigBesideWeights()
+{
+    // Without config.json, head counts fall back to width/64 (1 here) and features differ from the
+    // 2-head original: the file beside the weights is what makes them right.
+    const auto config = test::tinyConfig(1000);
+    auto original = test::makeTinyModel(config, 24);
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(QStringLiteral("model.safetensors")).toStdString();
+    test::writeHuggingFace(original, path, false);
+    auto without = clip::loadClip(path, noVocab());
+    QCOMPARE(without.config().vision.heads, int64_t(1));
+    QVERIFY(!torch::allclose(features(without.model).image, features(original).image));
+    test::writeHuggingFace(original, path, true);
+    auto with = clip::loadClip(path, noVocab());
+    QCOMPARE(with.config().vision.heads, int64_t(2));
+    QVERIFY(torch::equal(features(with.model).image, features(original).image));
+}
+
+void TestWeights::exportRoundTrip()
+{
+    const auto config = test::tinyConfig(1000);
+    auto original = test::makeTinyModel(config, 25);
+    const std::string path = m_dir.filePath(QStringLiteral("ours.safetensors")).toStdString();
+    io::writeSafetensors(path, clip::exportWeights(original));
+    auto loaded = clip::loadClip(path, noVocab(headsJson(m_dir, 2, 2)));
+    QVERIFY(torch::equal(features(loaded.model).text, features(original).text));
+}
+
+void TestWeights::badFiles_data()
+{
+    QTest::addColumn<QString>("kindName");
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("zero-byte") << QStringLiteral("empty") << QStringLiteral("empty");
+    QTest::newRow("missing") << QStringLiteral("missing") << QStringLiteral("not found");
+    QTest::newRow("directory") << QStringLiteral("dir") << QStringLiteral("directory");
+    QTest::newRow("truncated-archive") << QStringLiteral("trunc-archive") << QStringLiteral("");
+    QTest::newRow("truncated-state-dict") << QStringLiteral("trunc-state") << QStringLiteral("");
+    QTest::newRow("truncated-safetensors") << QStringLiteral("trunc-st") << QStringLiteral("");
+    QTest::newRow("safetensors-lying-offsets") << QStringLiteral("lying") << QStringLiteral("");
+    QTest::newRow("random-bytes") << QStringLiteral("random") << QStringLiteral("not a CLIP weights file");
+    QTest::newRow("text-file") << QStringLiteral("text") << QStringLiteral("not a CLIP weights file");
+}
+
+void TestWeights::badFiles()
+{
+    QFETCH(QString, kindName);
+    QFETCH(QString, needle);
+    const std::string kind = kindName.toStdString();
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(QStringLiteral("bad-") + kindName + QStringLiteral(".pt")).toStdString();
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 26);
+    if (kind == "empty")
+        std::ofstream(path, std::ios::binary);
+    else if (kind == "dir")
+        QVERIFY(QDir().mkpath(QString::fromStdString(path)));
+    else if (kind == "trunc-archive") {
+        test::writeOpenAiArchive(model, path, true);
+        truncateFile(path, 0.5);
+    } else if (kind == "trunc-state") {
+        test::writeStateDict(model, path);
+        truncateFile(path, 0.7);
+    } else if (kind == "trunc-st") {
+        test::writeHuggingFace(model, path, false);
+        truncateFile(path, 0.9);
+    } else if (kind == "lying") {
+        // A valid header whose last tensor claims bytes past the end of the file.
+        io::writeSafetensors(path, {{"visual.proj", torch::zeros({4, 4})}});
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(f)), {});
+        const auto pos = bytes.find("[0,64]");
+        QVERIFY(pos != std::string::npos);
+        f.seekp(static_cast<std::streamoff>(pos));
+        f.write("[0,99]", 6);
+    } else if (kind == "random") {
+        std::ofstream out(path, std::ios::binary);
+        std::mt19937 rng(7);
+        for (int i = 0; i < 4096; ++i)
+            out.put(static_cast<char>(rng() & 0xff));
+    } else if (kind == "text") {
+        std::ofstream(path) << "<html><body>404 Not Found</body></html>\n";
+    }
+    const std::string fileName = QFileInfo(QString::fromStdString(path)).fileName().toStdString();
+    std::vector<std::string> needles = {fileName};
+    if (!needle.isEmpty())
+        needles.push_back(needle.toStdString());
+    expectError([&] { clip::loadClip(path, noVocab()); }, needles);
+}
+
+void TestWeights::missingAndMisshapedKeys()
+{
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 27);
+    auto weights = clip::exportWeights(model);
+    const std::string path = m_dir.filePath(QStringLiteral("keys.safetensors")).toStdString();
+
+    auto missing = weights;
+    missing.erase("visual.ln_post.weight");
+    io::writeSafetensors(path, missing);
+    expectError([&] { clip::loadClip(path, noVocab()); }, {"keys.safetensors", "visual.ln_post.weight", "missing"});
+
+    auto misshaped = weights;
+    misshaped["text_projection"] = torch::zeros({config.text.width, config.embedDim + 1});
+    io::writeSafetensors(path, misshaped);
+    expectError([&] { clip::loadClip(path, noVocab()); }, {"keys.safetensors", "text_projection"});
+
+    auto wrongBlock = weights;
+    wrongBlock["transformer.resblocks.1.mlp.c_fc.weight"] = torch::zeros({7, config.text.width});
+    io::writeSafetensors(path, wrongBlock);
+    expectError([&] { clip::loadClip(path, noVocab()); },
+                {"keys.safetensors", "transformer.resblocks.1.mlp.c_fc.weight", "[7, 32]"});
+
+    auto integer = weights;
+    integer["visual.class_embedding"] = torch::zeros({config.vision.width}, torch::kLong);
+    io::writeSafetensors(path, integer);
+    expectError([&] { clip::loadClip(path, noVocab()); }, {"visual.class_embedding", "floating point"});
+}
+
+void TestWeights::resnetIsRefusedClearly()
+{
+    const std::string path = m_dir.filePath(QStringLiteral("rn50.safetensors")).toStdString();
+    io::writeSafetensors(path, {{"visual.layer1.0.conv1.weight", torch::zeros({64, 64, 1, 1})},
+                                {"token_embedding.weight", torch::zeros({10, 8})}});
+    expectError([&] { clip::loadClip(path, noVocab()); }, {"rn50.safetensors", "ResNet"});
+}
+
+void TestWeights::vocabularyFoundBesideOrAskedFor()
+{
+    QTemporaryDir dir;
+    const auto config = test::tinyConfig(49408);
+    auto model = test::makeTinyModel(config, 28);
+    const std::string path = dir.filePath(QStringLiteral("m.pt")).toStdString();
+    test::writeStateDict(model, path);
+    clip::LoadOptions opt;
+    expectError([&] { clip::loadClip(path, opt); }, {"m.pt", "--vocab"});
+    if (!test::hasVocab())
+        QSKIP("the CLIP vocabulary is not available (set SEP_CLIP_VOCAB)");
+    opt.vocabPath = test::vocabPath().toStdString();
+    auto given = clip::loadClip(path, opt);
+    QVERIFY(given.tokenizer.has_value());
+    QCOMPARE(given.tokenizer->encode("a photo of a", 77)[1], int64_t(320));
+    QVERIFY(QFile::copy(test::vocabPath(), dir.filePath(QStringLiteral("bpe_simple_vocab_16e6.txt.gz"))));
+    auto beside = clip::loadClip(path, {});
+    QVERIFY(beside.vocabPath.find("bpe_simple_vocab_16e6.txt.gz") != std::string::npos);
+}
+
+SEP_TEST_MAIN(TestWeights)
+#include "test_weights.moc"
