@@ -2,7 +2,10 @@
 #include "app/cli/common.h"
 
 #include "engine/clip/model.h"
+#include "engine/core/files.h"
 #include "engine/core/runtime.h"
+#include "engine/prompt/method.h"
+#include "engine/train/adam.h"
 
 #include <torch/torch.h>
 
@@ -119,6 +122,98 @@ void benchEncode(const BenchOptions &o)
               << "  peak resident memory       " << std::setw(9) << peakRssGb() << " GB\n";
 }
 
+struct TrainBenchOptions {
+    std::string device = "auto";
+    std::string method = "sep";
+    std::vector<int64_t> classes{10, 100};
+    int64_t batch = 8;
+    int64_t evalImages = 32;
+    int steps = 2;
+    std::string vocab;
+    bool json = false;
+};
+
+// A model of ViT-B/16's shape with random weights and a tokenizer: CLIP's vocabulary when given, else a
+// byte-level one (no merges), whose prompts for the short synthetic class names used here are about
+// as long as CLIP's BPE prompts for real class names.
+clip::LoadedClip benchClip(const TrainBenchOptions &o, const torch::Device &device)
+{
+    clip::LoadedClip clip;
+    torch::manual_seed(0);
+    clip.model = clip::Model(clip::Config::vitB16());
+    for (auto &p : clip.model->parameters())
+        p.set_requires_grad(false);
+    clip.model->to(device);
+    if (!o.vocab.empty()) {
+        clip.tokenizer = clip::Tokenizer::fromFile(o.vocab, clip.config().text.vocabSize);
+    } else {
+        const std::string path = temporaryPathFor("/tmp/sep-bench-vocab") + ".txt";
+        writeFileAtomic(path, "#version: byte-level vocabulary for benchmarks\n");
+        clip.tokenizer = clip::Tokenizer::fromMergesFile(path, 514);
+        std::remove(path.c_str());
+    }
+    return clip;
+}
+
+void benchTrain(const TrainBenchOptions &o)
+{
+    const auto device = resolveDevice(o.device);
+    auto clip = benchClip(o, device);
+    const int64_t size = clip.config().vision.imageSize;
+    nlohmann::json rows = nlohmann::json::array();
+    if (!o.json)
+        std::cout << "sep bench train: " << o.method << ", ViT-B/16 shape, random weights, " << describeDevice(device) << ", "
+                  << at::get_num_threads() << " thread(s), batch " << o.batch << "\n";
+    for (int64_t classes : o.classes) {
+        std::vector<std::string> names;
+        for (int64_t c = 0; c < classes; ++c)
+            names.push_back("c" + std::to_string(c));
+        torch::manual_seed(1);
+        auto method = prompt::makeMethod(o.method, clip);
+        method->setClasses(names);
+        auto images = torch::randn({o.batch, 3, size, size});
+        auto labels = torch::arange(o.batch) % classes;
+        prompt::Batch batch{images, labels, {}, true};
+        method->prepareTraining([&](int64_t) { return batch; }, 1);
+        train::Adam adam(method->namedParameters(), {});
+        auto step = [&] {
+            auto terms = method->loss(batch);
+            terms.total.backward();
+            adam.step(0.0025);
+            adam.zeroGrad();
+            method->invalidateCaches();
+        };
+        const double stepSeconds = bestTime(step, o.steps, device);
+        // Evaluation: class features once, then images in batches.
+        auto evalImages = torch::randn({o.evalImages, 3, size, size});
+        const double evalSeconds = seconds([&] {
+            torch::NoGradGuard noGrad;
+            method->invalidateCaches();
+            for (int64_t b = 0; b < o.evalImages; b += o.batch)
+                (void)method->score(evalImages.slice(0, b, b + o.batch));
+            synchronize(device);
+        });
+        int64_t trainable = 0;
+        for (auto &p : method->trainableParameters())
+            trainable += p.numel();
+        nlohmann::json row = {{"classes", classes},
+                              {"seconds_per_step", stepSeconds},
+                              {"images_per_second", static_cast<double>(o.batch) / stepSeconds},
+                              {"eval_images_per_second", static_cast<double>(o.evalImages) / evalSeconds},
+                              {"peak_rss_gb", peakRssGb()},
+                              {"trainable_parameters", trainable}};
+        rows.push_back(row);
+        if (!o.json)
+            std::cout << std::fixed << std::setprecision(2) << "  " << std::setw(5) << classes << " classes: "
+                      << stepSeconds << " s/step (" << static_cast<double>(o.batch) / stepSeconds << " images/s), "
+                      << "evaluation " << static_cast<double>(o.evalImages) / evalSeconds << " images/s, peak RSS "
+                      << peakRssGb() << " GB, " << trainable << " trainable parameters\n";
+    }
+    if (o.json)
+        printJson({{"method", o.method}, {"device", describeDevice(device)}, {"threads", at::get_num_threads()},
+                   {"batch", o.batch}, {"rows", rows}});
+}
+
 } // namespace
 
 void addBenchCommand(CLI::App &app)
@@ -133,6 +228,18 @@ void addBenchCommand(CLI::App &app)
     encode->add_option("--repeats", o->repeats, "Timed repetitions (best is reported)")->capture_default_str();
     encode->add_flag("--json", o->json, "Machine-readable output");
     encode->callback([o] { benchEncode(*o); });
+
+    auto t = std::make_shared<TrainBenchOptions>();
+    auto *train = bench->add_subcommand("train", "Training step and evaluation throughput at the ViT-B/16 shape");
+    train->add_option("--method", t->method, "sep or coop")->capture_default_str()->check(CLI::IsMember({"sep", "coop"}));
+    train->add_option("--classes", t->classes, "Class counts to measure")->capture_default_str();
+    train->add_option("--batch", t->batch, "Training images per step")->capture_default_str()->check(CLI::PositiveNumber);
+    train->add_option("--eval-images", t->evalImages, "Images scored for the evaluation figure")->capture_default_str();
+    train->add_option("--steps", t->steps, "Timed steps (best is reported)")->capture_default_str();
+    train->add_option("--device", t->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    train->add_option("--vocab", t->vocab, "CLIP's vocabulary, for prompts tokenized exactly as in real runs");
+    train->add_flag("--json", t->json, "Machine-readable output");
+    train->callback([t] { benchTrain(*t); });
 }
 
 } // namespace sep::cli

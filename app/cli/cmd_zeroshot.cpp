@@ -38,13 +38,11 @@ void run(const ZeroShotOptions &o)
         throw Error(o.data + ": no images to classify in split '" + split + "'");
 
     auto clip = o.model.load(o.json);
-    prompt::ZeroShot zs(clip, o.templ);
-    const auto classFeatures = zs.encodeClasses(folder.classNames);
+    prompt::ZeroShot zs(clip, {o.templ});
+    zs.setClasses(folder.classNames);
     train::EvalOptions eo;
     eo.batchSize = o.batch;
-    const auto result = train::evaluate(
-        images, folder.numClasses(), clip.config().vision.imageSize,
-        [&](const at::Tensor &px) { return zs.logits(px, classFeatures); }, eo, hooks);
+    const auto result = train::evaluate(images, zs, clip.config().vision.imageSize, eo, hooks);
 
     const std::string outDir = !o.out.empty() ? o.out : "zeroshot-" + fs::path(o.data).lexically_normal().filename().string();
     train::writeEvaluation(outDir, folder.classNames, result);

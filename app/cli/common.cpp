@@ -1,14 +1,31 @@
 #include "app/cli/common.h"
 
+#include "engine/core/error.h"
 #include "engine/core/runtime.h"
 
 #include <torch/torch.h>
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <unistd.h>
 
 namespace sep::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+// The first Ctrl-C asks the running job to stop after its current step (runs stay resumable); a
+// second one ends the process at once.
+void onInterrupt(int)
+{
+    if (g_interrupted.exchange(true)) {
+        std::signal(SIGINT, SIG_DFL);
+        std::raise(SIGINT);
+    }
+}
+
+} // namespace
 
 void ModelOptions::addTo(CLI::App &cmd, bool required)
 {
@@ -46,11 +63,14 @@ clip::LoadedClip ModelOptions::load(bool quiet) const
 
 Hooks terminalHooks(bool quiet)
 {
+    std::signal(SIGINT, onInterrupt);
     Hooks hooks;
+    hooks.cancel = &g_interrupted;
     // On a terminal, a log line first clears the progress line it interrupts.
     const bool terminal = isatty(STDERR_FILENO);
     hooks.log = [terminal](LogLevel level, const std::string &message) {
-        if (level == LogLevel::Debug)
+        // Errors reach the terminal once, from main's catch.
+        if (level == LogLevel::Debug || level == LogLevel::Error)
             return;
         std::cerr << (terminal ? "\r\033[K" : "") << (level == LogLevel::Warning ? "warning: " : level == LogLevel::Error ? "error: " : "")
                   << message << std::endl;
@@ -67,6 +87,55 @@ Hooks terminalHooks(bool quiet)
         };
     }
     return hooks;
+}
+
+std::string flagName(const std::string &key)
+{
+    std::string f = key;
+    std::replace(f.begin(), f.end(), '_', '-');
+    return "--" + f;
+}
+
+void addOptionFlags(CLI::App &cmd, const std::vector<OptionSpec> &specs, std::map<std::string, std::string> &values,
+                    const std::string &group, const std::string &owner)
+{
+    for (const auto &spec : specs) {
+        if (values.count(spec.key))
+            continue;   // shared by several tables: one flag
+        std::string help = spec.help + " [" + (owner.empty() ? "" : owner + "; ") + "default " + spec.defaultValue.dump() + "]";
+        cmd.add_option(flagName(spec.key), values[spec.key], help)->group(group);
+    }
+}
+
+nlohmann::json parseOptionValue(const OptionSpec &spec, const std::string &text)
+{
+    try {
+        size_t used = 0;
+        switch (spec.type) {
+        case OptionSpec::Type::Int: {
+            const long long v = std::stoll(text, &used);
+            if (used == text.size())
+                return v;
+            break;
+        }
+        case OptionSpec::Type::Real: {
+            const double v = std::stod(text, &used);
+            if (used == text.size())
+                return v;
+            break;
+        }
+        case OptionSpec::Type::Bool:
+            if (text == "true" || text == "1" || text == "yes" || text == "on")
+                return true;
+            if (text == "false" || text == "0" || text == "no" || text == "off")
+                return false;
+            break;
+        default:
+            return text;
+        }
+    } catch (const std::exception &) {
+    }
+    throw Error(flagName(spec.key) + ": '" + text + "' is not a valid value");
 }
 
 void printJson(const nlohmann::json &j) { std::cout << j.dump(2) << std::endl; }

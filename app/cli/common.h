@@ -4,6 +4,7 @@
 
 #include "engine/clip/weights.h"
 #include "engine/core/hooks.h"
+#include "engine/core/options.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,14 @@ struct ModelOptions {
 // Hooks that write warnings to stderr and, unless quiet, a one-line progress bar.
 Hooks terminalHooks(bool quiet);
 
+// Flags generated from options tables: every OptionSpec becomes --key-with-dashes, so the CLI holds no
+// second list of names, defaults or ranges. `values` receives the text given for each key.
+std::string flagName(const std::string &key);
+void addOptionFlags(CLI::App &cmd, const std::vector<OptionSpec> &specs, std::map<std::string, std::string> &values,
+                    const std::string &group, const std::string &owner = {});
+// The given text as the JSON value the spec's type wants (sep::Error naming the flag when it is not).
+nlohmann::json parseOptionValue(const OptionSpec &spec, const std::string &text);
+
 // Prints JSON to stdout (pretty, one document).
 void printJson(const nlohmann::json &j);
 
@@ -36,5 +45,7 @@ void addEncodeCommand(CLI::App &app);
 void addZeroShotCommand(CLI::App &app);
 void addBenchCommand(CLI::App &app);
 void addInfoCommand(CLI::App &app);
+void addTrainCommands(CLI::App &app);
+void addPretrainCommand(CLI::App &app);
 
 } // namespace sep::cli

@@ -15,6 +15,8 @@ int main(int argc, char **argv)
     sep::cli::addInfoCommand(app);
     sep::cli::addEncodeCommand(app);
     sep::cli::addZeroShotCommand(app);
+    sep::cli::addTrainCommands(app);
+    sep::cli::addPretrainCommand(app);
     sep::cli::addBenchCommand(app);
     try {
         app.parse(argc, argv);

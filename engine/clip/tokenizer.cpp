@@ -1197,6 +1197,30 @@ std::vector<int64_t> Tokenizer::encodeIds(const std::string &text) const
     return ids;
 }
 
+std::vector<std::string> Tokenizer::preTokenize(const std::string &text)
+{
+    const std::u32string cleaned = cleanText(text);
+    std::vector<std::string> pieces;
+    preSplit(cleaned, [&](size_t begin, size_t end, Special) {
+        std::string piece;
+        for (size_t i = begin; i < end; ++i)
+            appendUtf8(piece, cleaned[i]);
+        pieces.push_back(std::move(piece));
+    });
+    return pieces;
+}
+
+std::vector<std::string> Tokenizer::initialSymbols(const std::string &piece)
+{
+    const ByteSymbols &table = byteSymbols();
+    std::vector<std::string> out;
+    for (unsigned char b : piece)
+        out.push_back(table.textOf[b]);
+    if (!out.empty())
+        out.back() += "</w>";
+    return out;
+}
+
 std::vector<int64_t> Tokenizer::encode(const std::string &text, int64_t contextLength, bool truncate) const
 {
     if (contextLength < 1)

@@ -57,6 +57,13 @@ public:
     // Unicode lowercase with special casing). Exposed for tests and for showing what was tokenized.
     static std::string clean(const std::string &text);
 
+    // The pieces BPE works on: the cleaned text split as the reference splits it (special tokens,
+    // contractions, letter runs, single digits, other runs). For learning a vocabulary.
+    static std::vector<std::string> preTokenize(const std::string &text);
+    // A piece as BPE starts from it: one stand-in symbol per UTF-8 byte, "</w>" on the last. Merges
+    // files are written in these symbols.
+    static std::vector<std::string> initialSymbols(const std::string &piece);
+
     Tokenizer(Tokenizer &&) noexcept;
     Tokenizer &operator=(Tokenizer &&) noexcept;
     Tokenizer(const Tokenizer &);

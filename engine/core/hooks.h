@@ -32,6 +32,7 @@ struct Hooks {
     void info(const std::string &message) const { emit(LogLevel::Info, message); }
     void warn(const std::string &message) const { emit(LogLevel::Warning, message); }
     void debug(const std::string &message) const { emit(LogLevel::Debug, message); }
+    void emitError(const std::string &message) const { emit(LogLevel::Error, message); }
     void report(const ProgressEvent &event) const
     {
         if (progress)

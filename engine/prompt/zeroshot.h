@@ -1,38 +1,41 @@
 #pragma once
-// Zero-shot CLIP: each class's text feature from a hand-crafted template ("a photo of a {}."),
-// computed once per class list; an image's logits are scaled cosines against them.
+// Zero-shot CLIP: each class's text feature from a hand-crafted template, computed once per class
+// list; an image's logits are scaled cosines against them. Nothing to train.
 //
-//   sep::prompt::ZeroShot zs(clip, "a photo of a {}.");
-//   at::Tensor classes = zs.encodeClasses({"cat", "dog"});      // [C, D], normalized
-//   at::Tensor logits = zs.logits(pixels, classes);             // [B, C]
+//   sep::prompt::ZeroShot zs(clip, {"a photo of a {}."});
+//   zs.setClasses({"cat", "dog"});
+//   at::Tensor logits = zs.score(pixels).logits;     // [B, 2]
 
-#include "engine/clip/weights.h"
-
-#include <string>
-#include <vector>
+#include "engine/core/options.h"
+#include "engine/prompt/method.h"
 
 namespace sep::prompt {
 
-// "{}" in the template replaced by the class name, '_' in the name shown as ' '. A template without
-// "{}" gets the name appended after a space.
-std::string fillTemplate(const std::string &templ, const std::string &className);
+struct ZeroShotOptions {
+    std::string templ = "a photo of a {}.";
+    static ZeroShotOptions defaults() { return {}; }
+    static const OptionTable<ZeroShotOptions> &table();
+};
 
-class ZeroShot {
+class ZeroShot : public Method {
 public:
-    ZeroShot(clip::LoadedClip &clip, std::string templ = "a photo of a {}.");
+    ZeroShot(clip::LoadedClip &clip, ZeroShotOptions options = {});
 
-    // Normalized text features [C, embedDim] on the model's device, encoded in chunks of `chunk` classes.
-    at::Tensor encodeClasses(const std::vector<std::string> &classNames, int64_t chunk = 256);
-    // Normalized image features [B, embedDim].
-    at::Tensor encodeImages(const at::Tensor &pixels);
-    // exp(logit_scale) · image · classesᵀ
-    at::Tensor logits(const at::Tensor &pixels, const at::Tensor &classFeatures);
+    std::string name() const override { return "zeroshot"; }
+    nlohmann::json options() const override { return ZeroShotOptions::table().toJson(m_options); }
+    void setClasses(const std::vector<std::string> &classNames) override;
+    bool trainable() const override { return false; }
+    LossTerms loss(const Batch &batch) override;
+    std::vector<std::pair<std::string, at::Tensor>> namedParameters() override { return {}; }
 
-    const std::string &templ() const { return m_template; }
+    const at::Tensor &classFeatures() const { return m_text; }   // [C, E], normalized
+
+protected:
+    ScoreOutput scoreBatch(const at::Tensor &pixels, const ScoreRequest &request) override;
 
 private:
-    clip::LoadedClip &m_clip;
-    std::string m_template;
+    ZeroShotOptions m_options;
+    at::Tensor m_text;
 };
 
 } // namespace sep::prompt

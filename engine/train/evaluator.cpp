@@ -18,9 +18,12 @@ void topK(const at::Tensor &logitsRow, int64_t k, std::vector<int64_t> &indices,
     probs.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
 }
 
-EvalResult evaluate(const std::vector<data::ImageRecord> &images, int64_t numClasses, int64_t imageSize,
-                    const Scorer &scorer, const EvalOptions &options, const Hooks &hooks)
+EvalResult evaluate(const std::vector<data::ImageRecord> &images, prompt::Method &method, int64_t imageSize,
+                    const EvalOptions &options, const Hooks &hooks)
 {
+    const auto numClasses = static_cast<int64_t>(method.classes().size());
+    if (numClasses == 0)
+        throw Error("evaluation: the method has no class list");
     const auto start = std::chrono::steady_clock::now();
     torch::NoGradGuard noGrad;
     EvalResult result;
@@ -40,7 +43,8 @@ EvalResult evaluate(const std::vector<data::ImageRecord> &images, int64_t numCla
             result.failures.push_back(f);
         }
         if (!batch.kept.empty()) {
-            const auto logits = scorer(batch.pixels).to(torch::kCPU, torch::kFloat);
+            auto scored = method.score(batch.pixels, {options.selections, options.clsAttention});
+            const auto logits = scored.logits.to(torch::kCPU, torch::kFloat);
             if (logits.dim() != 2 || logits.size(0) != static_cast<int64_t>(batch.kept.size())
                 || logits.size(1) != numClasses)
                 throw Error("evaluation: the classifier returned logits of the wrong shape");
@@ -55,6 +59,9 @@ EvalResult evaluate(const std::vector<data::ImageRecord> &images, int64_t numCla
                     pred.logits.assign(row.data_ptr<float>(), row.data_ptr<float>() + numClasses);
                 result.confusion.add(record.label, pred.top.front());
                 result.predictions.push_back(std::move(pred));
+                if (options.selections || options.clsAttention)
+                    result.selections.push_back(j < scored.images.size() ? std::move(scored.images[j])
+                                                                         : prompt::ImageSelection{});
             }
         }
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

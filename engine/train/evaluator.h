@@ -1,9 +1,9 @@
 #pragma once
 // Scoring a list of images with any classifier, in batches: accuracy, per-class accuracy, confusion,
-// and each image's top-k. Class features are the scorer's business (computed once, before).
+// and each image's top-k. Class-side features are the method's business (computed once per class list).
 //
-//   auto result = sep::train::evaluate(images, numClasses, 224,
-//                                      [&](const at::Tensor &px) { return method.logits(px); }, opts, hooks);
+//   method.setClasses(names);
+//   auto result = sep::train::evaluate(images, method, 224, opts, hooks);
 //   result.confusion.accuracy();
 //
 // Unreadable images are reported in `failures` and left out of the metrics. Honours hooks.cancel
@@ -11,6 +11,7 @@
 
 #include "engine/core/hooks.h"
 #include "engine/data/image_folder.h"
+#include "engine/prompt/method.h"
 #include "engine/train/metrics.h"
 
 #include <ATen/core/Tensor.h>
@@ -25,6 +26,8 @@ struct EvalOptions {
     int64_t batchSize = 64;
     int64_t topK = 5;
     bool keepLogits = false;   // store every class's logit per image (memory: images × classes)
+    bool selections = false;   // keep what the method selected for each image
+    bool clsAttention = false; // and the backbone's [CLS] attention per block
 };
 
 struct ImagePrediction {
@@ -38,15 +41,14 @@ struct ImagePrediction {
 struct EvalResult {
     Confusion confusion;
     std::vector<ImagePrediction> predictions;
+    std::vector<prompt::ImageSelection> selections;   // aligned with predictions, when asked for
     std::vector<data::ScanIssue> failures;
     double seconds = 0;
 };
 
-// pixels [B, 3, S, S] (CPU, float) → logits [B, numClasses] (any device).
-using Scorer = std::function<at::Tensor(const at::Tensor &pixels)>;
-
-EvalResult evaluate(const std::vector<data::ImageRecord> &images, int64_t numClasses, int64_t imageSize,
-                    const Scorer &scorer, const EvalOptions &options = {}, const Hooks &hooks = {});
+// Scores the images with the method's current class list (labels index that list).
+EvalResult evaluate(const std::vector<data::ImageRecord> &images, prompt::Method &method, int64_t imageSize,
+                    const EvalOptions &options = {}, const Hooks &hooks = {});
 
 // Top-k of one row of logits with softmax probabilities.
 void topK(const at::Tensor &logitsRow, int64_t k, std::vector<int64_t> &indices, std::vector<float> &probs);

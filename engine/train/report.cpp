@@ -84,4 +84,32 @@ void writeEvaluation(const std::string &dir, const std::vector<std::string> &cla
     writeFileAtomic(dir + "/predictions.csv", preds.str());
 }
 
+void writeSelections(const std::string &dir, const EvalResult &result,
+                     const std::vector<prompt::ClassSelection> &classSelections)
+{
+    makeDirectories(dir);
+    std::string lines;
+    for (size_t i = 0; i < result.selections.size() && i < result.predictions.size(); ++i) {
+        const auto &sel = result.selections[i];
+        nlohmann::json j;
+        j["path"] = result.predictions[i].path;
+        nlohmann::json layers = nlohmann::json::array();
+        for (const auto &l : sel.layers)
+            layers.push_back({{"block", l.block}, {"tokens", l.tokens}, {"scores", l.scores}, {"attention", l.attention}});
+        j["layers"] = layers;
+        if (!sel.clsAttention.empty())
+            j["cls_attention"] = sel.clsAttention;
+        lines += j.dump() + "\n";
+    }
+    writeFileAtomic(dir + "/selections.jsonl", lines);
+    nlohmann::json classes = nlohmann::json::array();
+    for (const auto &c : classSelections) {
+        nlohmann::json layers = nlohmann::json::array();
+        for (const auto &l : c.layers)
+            layers.push_back({{"block", l.block}, {"positions", l.positions}, {"attention", l.attention}});
+        classes.push_back({{"class", c.className}, {"pieces", c.pieces}, {"layers", layers}});
+    }
+    writeFileAtomic(dir + "/classes.json", classes.dump() + "\n");
+}
+
 } // namespace sep::train

@@ -19,6 +19,12 @@ nlohmann::json evaluationJson(const std::vector<std::string> &classNames, const 
 // Creates `dir` and writes the four files (each atomically). Throws sep::Error naming the file on failure.
 void writeEvaluation(const std::string &dir, const std::vector<std::string> &classNames, const EvalResult &result);
 
+// selections.jsonl: one JSON object per scored image (path, and per fused block the selected tokens,
+// their scores and the fusion attention; the [CLS] attention per block when recorded), and
+// classes.json: the text-side selections per class.
+void writeSelections(const std::string &dir, const EvalResult &result,
+                     const std::vector<prompt::ClassSelection> &classSelections);
+
 // Quotes a CSV field when needed.
 std::string csvField(const std::string &s);
 

@@ -6,7 +6,10 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <QDir>
 #include <QFile>
+
+#include <random>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -181,6 +184,61 @@ void writeHuggingFace(clip::Model &model, const std::string &path, bool writeCon
         j["vision_config"] = {{"num_attention_heads", c.vision.heads}, {"hidden_act", "quick_gelu"}};
         const auto dir = path.substr(0, path.find_last_of('/'));
         std::ofstream(dir + "/config.json") << j.dump(2);
+    }
+}
+
+std::string writeTinyVocab(const std::string &dir)
+{
+    const std::string path = dir + "/tiny_vocab.txt";
+    std::ofstream(path) << "#version: tiny byte-level vocabulary without merges\n";
+    return path;
+}
+
+clip::LoadedClip tinyClip(const std::string &vocabDir, uint64_t seed)
+{
+    clip::LoadedClip clip;
+    auto config = tinyConfig(514);
+    config.text.contextLength = 32;   // byte-level tokens: one per letter
+    clip.model = makeTinyModel(config, seed);
+    for (auto &p : clip.model->parameters())
+        p.set_requires_grad(false);
+    clip.vocabPath = writeTinyVocab(vocabDir);
+    clip.tokenizer = clip::Tokenizer::fromMergesFile(clip.vocabPath, 514);
+    return clip;
+}
+
+ModelFiles writeTinyModelFiles(const std::string &dir, uint64_t seed)
+{
+    auto clip = tinyClip(dir, seed);
+    ModelFiles f;
+    f.weights = dir + "/tiny.safetensors";
+    f.vocab = clip.vocabPath;
+    f.config = dir + "/config.json";
+    io::writeSafetensors(f.weights, clip::exportWeights(clip.model));
+    const auto &c = clip.config();
+    std::ofstream(f.config) << "{\"text_config\": {\"num_attention_heads\": " << c.text.heads
+                            << "}, \"vision_config\": {\"num_attention_heads\": " << c.vision.heads << "}}";
+    return f;
+}
+
+void writeColourFolder(const QString &root, const std::vector<std::string> &classes, int perClass, uint64_t seed)
+{
+    std::mt19937_64 rng(seed);
+    for (size_t c = 0; c < classes.size(); ++c) {
+        const QString dir = root + QLatin1Char('/') + QString::fromStdString(classes[c]);
+        QDir().mkpath(dir);
+        // Each class its own hue, each image its own noise.
+        const int base[3] = {static_cast<int>((c * 97) % 256), static_cast<int>((c * 53 + 80) % 256),
+                             static_cast<int>((c * 151 + 160) % 256)};
+        for (int i = 0; i < perClass; ++i) {
+            cv::Mat img(40, 40, CV_8UC3);
+            for (int y = 0; y < 40; ++y)
+                for (int x = 0; x < 40; ++x)
+                    for (int ch = 0; ch < 3; ++ch)
+                        img.at<cv::Vec3b>(y, x)[2 - ch] =
+                            static_cast<uchar>(std::clamp(base[ch] + static_cast<int>(rng() % 61) - 30, 0, 255));
+            cv::imwrite((dir + QStringLiteral("/%1.png").arg(i)).toStdString(), img);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include "engine/clip/config.h"
 #include "engine/clip/model.h"
+#include "engine/clip/weights.h"
 
 #include <QString>
 
@@ -26,6 +27,24 @@ void writeStateDict(clip::Model &model, const std::string &path, bool nestUnderS
                     const std::string &keyPrefix = {});
 // Hugging Face's model.safetensors (+ config.json with head counts beside it when writeConfig).
 void writeHuggingFace(clip::Model &model, const std::string &path, bool writeConfig = true);
+
+// A byte-level vocabulary without merges (514 ids: bytes, bytes + "</w>", SOT, EOT), written to
+// `dir`; models that use it need vocabSize 514.
+std::string writeTinyVocab(const std::string &dir);
+
+// A tiny model with that vocabulary and a context of 32, ready for prompt methods (frozen like a
+// loaded one).
+clip::LoadedClip tinyClip(const std::string &vocabDir, uint64_t seed = 1);
+
+// The tiny byte-vocabulary model of tinyClip() written to `dir` as a user would have it: weights
+// (safetensors, OpenAI names), the vocabulary and a config.json with its head counts beside them.
+struct ModelFiles {
+    std::string weights, vocab, config;
+};
+ModelFiles writeTinyModelFiles(const std::string &dir, uint64_t seed = 1);
+
+// Colour classes for training tests: `perClass` noisy images of 40×40 px per class in `root/<name>/`.
+void writeColourFolder(const QString &root, const std::vector<std::string> &classes, int perClass, uint64_t seed);
 
 // Deterministic pseudo-images [n, 3, S, S] for the tiny model.
 at::Tensor randomImages(int64_t n, int64_t size, uint64_t seed);

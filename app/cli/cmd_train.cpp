@@ -1,0 +1,193 @@
+// sep train / sep eval: prompt tuning runs on an image folder, and evaluating them again.
+#include "app/cli/common.h"
+
+#include "engine/core/error.h"
+#include "engine/core/files.h"
+#include "engine/prompt/method.h"
+#include "engine/train/metrics.h"
+#include "engine/train/run.h"
+
+#include <iomanip>
+#include <iostream>
+#include <set>
+
+namespace sep::cli {
+namespace {
+
+// Every option of every method and of the trainer becomes a flag.
+struct GeneratedOptions {
+    std::map<std::string, std::string> values;   // key → text given on the command line
+
+    void addTo(CLI::App &cmd)
+    {
+        addOptionFlags(cmd, train::TrainOptions::table().specs(), values, "Training options", "training");
+        for (const auto &method : prompt::methodNames())
+            addOptionFlags(cmd, prompt::methodOptionSpecs(method), values, "Method options", method);
+    }
+
+    // Splits the given values into training and method options, refusing options the method lacks.
+    void apply(const std::string &method, train::TrainOptions &trainOptions, nlohmann::json &methodOptions) const
+    {
+        nlohmann::json trainJson = train::TrainOptions::table().toJson(trainOptions);
+        const auto methodSpecs = prompt::methodOptionSpecs(method);
+        for (const auto &[key, text] : values) {
+            if (text.empty())
+                continue;
+            if (const auto *field = train::TrainOptions::table().find(key)) {
+                trainJson[key] = parseOptionValue(field->spec, text);
+                continue;
+            }
+            auto it = std::find_if(methodSpecs.begin(), methodSpecs.end(), [&](const OptionSpec &s) { return s.key == key; });
+            if (it == methodSpecs.end())
+                throw Error(flagName(key) + " is not an option of the " + method + " method");
+            methodOptions[key] = parseOptionValue(*it, text);
+        }
+        trainOptions = train::TrainOptions::table().fromJson(trainJson, "training options");
+        prompt::makeMethodOptionsCheck(method, methodOptions);
+    }
+};
+
+struct TrainCommand {
+    ModelOptions model;
+    std::string data, method = "sep", out;
+    int64_t shots = 16;
+    std::vector<uint64_t> seeds{1};
+    bool baseToNew = false, resume = false, json = false, clsAttention = false;
+    int64_t evalBatch = 100;
+    GeneratedOptions generated;
+};
+
+void printSummary(const std::string &label, const train::RunSummary &s)
+{
+    std::cout << label;
+    for (const auto &[set, acc] : s.accuracy)
+        std::cout << "  " << set << " " << percent(acc);
+    if (s.accuracy.count("base") && s.accuracy.count("new"))
+        std::cout << "  HM " << percent(s.harmonicMean);
+    std::cout << "  (" << std::fixed << std::setprecision(0) << s.seconds << " s)\n";
+}
+
+void runTrain(const TrainCommand &c)
+{
+    train::RunSpec spec;
+    spec.data = c.data;
+    spec.weights = c.model.weights;
+    spec.vocab = c.model.vocab;
+    spec.config = c.model.config;
+    spec.device = c.model.device;
+    spec.method = c.method;
+    spec.shots = c.shots;
+    spec.baseToNew = c.baseToNew;
+    spec.evalBatch = c.evalBatch;
+    spec.clsAttention = c.clsAttention;
+    c.generated.apply(c.method, spec.train, spec.methodOptions);
+    if (!c.resume && (spec.data.empty() || spec.weights.empty()))
+        throw Error("--data and --weights are needed to start a run (only --resume may leave them out)");
+
+    const Hooks hooks = terminalHooks(c.json);
+    std::vector<train::RunSummary> summaries;
+    nlohmann::json perSeed = nlohmann::json::array();
+    for (uint64_t seed : c.seeds) {
+        spec.seed = seed;
+        const std::string dir = c.seeds.size() == 1 ? c.out : c.out + "/seed" + std::to_string(seed);
+        auto summary = train::trainRun(spec, dir, c.resume, hooks);
+        if (!c.json)
+            printSummary(c.seeds.size() == 1 ? c.method + ":" : c.method + " seed " + std::to_string(seed) + ":", summary);
+        summaries.push_back(summary);
+        auto j = summary.toJson();
+        j["seed"] = seed;
+        j["run"] = dir;
+        perSeed.push_back(j);
+    }
+    nlohmann::json result = {{"method", c.method}, {"runs", perSeed}};
+    if (summaries.size() > 1) {
+        std::map<std::string, std::vector<double>> values;
+        for (const auto &s : summaries) {
+            for (const auto &[set, acc] : s.accuracy)
+                values[set].push_back(acc);
+            if (s.accuracy.count("base") && s.accuracy.count("new"))
+                values["harmonic_mean"].push_back(s.harmonicMean);
+        }
+        for (const auto &[key, v] : values) {
+            const auto ms = train::meanStd(v);
+            result["mean"][key] = ms.mean;
+            result["std"][key] = ms.std;
+        }
+        writeFileAtomic(c.out + "/summary.json", result.dump(2) + "\n");
+        if (!c.json) {
+            std::cout << c.method << " over " << summaries.size() << " seeds:";
+            for (const auto &[key, v] : values) {
+                const auto ms = train::meanStd(v);
+                std::cout << "  " << (key == "harmonic_mean" ? "HM" : key) << " " << std::fixed << std::setprecision(1)
+                          << 100 * ms.mean << " ± " << 100 * ms.std;
+            }
+            std::cout << "\n";
+        }
+    }
+    if (c.json)
+        printJson(result);
+}
+
+struct EvalCommand {
+    std::string run, data, split;
+    int64_t batch = 0;
+    bool json = false;
+};
+
+void runEval(const EvalCommand &c)
+{
+    const Hooks hooks = terminalHooks(c.json);
+    const auto results = train::evaluateRun(c.run, c.data, c.split, c.batch, hooks);
+    nlohmann::json j;
+    for (const auto &[set, r] : results) {
+        j["accuracy"][set] = r.confusion.accuracy();
+        j["images"][set] = r.confusion.total();
+        if (!c.json)
+            std::cout << set << ": " << percent(r.confusion.accuracy()) << " (" << r.confusion.correct() << "/"
+                      << r.confusion.total() << ")\n";
+    }
+    if (results.count("base") && results.count("new")) {
+        const double hm = train::harmonicMean(results.at("base").confusion.accuracy(), results.at("new").confusion.accuracy());
+        j["harmonic_mean"] = hm;
+        if (!c.json)
+            std::cout << "HM: " << percent(hm) << "\n";
+    }
+    if (c.json)
+        printJson(j);
+}
+
+} // namespace
+
+void addTrainCommands(CLI::App &app)
+{
+    auto *train = app.add_subcommand("train", "Tune prompts on an image folder (zero-shot, CoOp or SEP) into a run folder");
+    auto t = std::make_shared<TrainCommand>();
+    t->model.addTo(*train, false);
+    train->add_option("--data", t->data, "Image folder: one sub-folder per class (optionally under train/val/test)");
+    train->add_option("--method", t->method, "zeroshot, coop or sep")
+        ->capture_default_str()
+        ->check(CLI::IsMember(prompt::methodNames()));
+    train->add_option("--shots", t->shots, "Training images per class")->capture_default_str()->check(CLI::PositiveNumber);
+    train->add_option("--seed", t->seeds, "Seed(s); several run one after the other and report mean ± std")
+        ->capture_default_str();
+    train->add_flag("--base-to-new", t->baseToNew, "Train on the first half of the classes, test on both halves");
+    train->add_option("--out", t->out, "Run folder to create (or to continue with --resume)")->required();
+    train->add_flag("--resume", t->resume, "Continue the run in --out after its last checkpoint");
+    train->add_option("--eval-batch", t->evalBatch, "Images per evaluation batch")->capture_default_str();
+    train->add_flag("--cls-attention", t->clsAttention, "Also record the backbone's [CLS] attention per block");
+    train->add_flag("--json", t->json, "Machine-readable output");
+    t->generated.addTo(*train);
+    train->callback([t] { runTrain(*t); });
+
+    auto *eval = app.add_subcommand("eval", "Evaluate a run again, on its own test images or another folder");
+    auto e = std::make_shared<EvalCommand>();
+    eval->add_option("--run", e->run, "Run folder")->required();
+    eval->add_option("--data", e->data, "Another image folder to test on (same class names)");
+    eval->add_option("--split", e->split, "base, new or all (default: the run's own test sets)")
+        ->check(CLI::IsMember({"base", "new", "all"}));
+    eval->add_option("--batch", e->batch, "Images per batch (default: the run's)");
+    eval->add_flag("--json", e->json, "Machine-readable output");
+    eval->callback([e] { runEval(*e); });
+}
+
+} // namespace sep::cli

@@ -1,0 +1,77 @@
+#include "engine/prompt/coop.h"
+
+#include "engine/core/error.h"
+
+#include <torch/torch.h>
+
+namespace sep::prompt {
+
+const OptionTable<CoOpOptions> &CoOpOptions::table()
+{
+    static const OptionTable<CoOpOptions> t{{
+        intField(&CoOpOptions::nCtx, "n_ctx", "Context tokens", "Learnable context vectors before the class name", 1, 64),
+        realField(&CoOpOptions::initStd, "init_std", "Initial spread", "Standard deviation of the context vectors' "
+                                                                        "Gaussian initialisation", 0, 1),
+    }};
+    return t;
+}
+
+CoOp::CoOp(clip::LoadedClip &clip, CoOpOptions options) : Method(clip), m_options(options)
+{
+    const int64_t width = clip.config().text.width;
+    m_ctx = (torch::randn({m_options.nCtx, width}) * m_options.initStd).to(device()).set_requires_grad(true);
+}
+
+void CoOp::setClasses(const std::vector<std::string> &classNames)
+{
+    m_classes = classNames;
+    m_prompts = LearnablePrompts::build(*m_clip, classNames, m_options.nCtx, 1 + m_options.nCtx);
+    invalidateCaches();
+}
+
+at::Tensor CoOp::encodeClasses()
+{
+    auto &text = *m_clip->model->text;
+    auto x = m_prompts.embed(*m_clip, m_ctx);
+    const auto mask = text.causalMask(m_prompts.length, x.device());
+    for (int64_t i = 0; i < text.layers(); ++i)
+        x = text.block(i)->forward(x, mask);
+    auto t = text.head(x, m_prompts.eot);
+    return t / t.norm(2, -1, true);
+}
+
+LossTerms CoOp::loss(const Batch &batch)
+{
+    if (m_prompts.size() == 0)
+        throw Error("coop: no class list set");
+    invalidateCaches();
+    const auto image = m_images.get(*m_clip, batch);
+    const auto text = encodeClasses();
+    const auto logits = m_clip->model->logit_scale.exp() * torch::matmul(image, text.t());
+    LossTerms terms;
+    terms.total = torch::cross_entropy_loss(logits, batch.labels.to(logits.device()));
+    terms.parts["cross_entropy"] = terms.total.item<double>();
+    terms.logits = logits.detach();
+    return terms;
+}
+
+ScoreOutput CoOp::scoreBatch(const at::Tensor &pixels, const ScoreRequest &request)
+{
+    torch::NoGradGuard noGrad;
+    if (m_prompts.size() == 0)
+        throw Error("coop: no class list set");
+    if (!m_textCache.defined())
+        m_textCache = encodeClasses();
+    std::vector<at::Tensor> attention;
+    auto image = m_clip->model->visual->forward(pixels.to(device()), request.clsAttention ? &attention : nullptr);
+    image = image / image.norm(2, -1, true);
+    ScoreOutput out;
+    out.logits = m_clip->model->logit_scale.exp() * torch::matmul(image, m_textCache.t());
+    if (request.selections || request.clsAttention)
+        out.images.resize(static_cast<size_t>(pixels.size(0)));
+    const auto &v = m_clip->config().vision;
+    appendClsAttention(out.images, attention, v.gridSize() * v.gridSize());
+    return out;
+}
+
+} // namespace sep::prompt

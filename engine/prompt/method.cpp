@@ -1,0 +1,138 @@
+#include "engine/prompt/method.h"
+
+#include "engine/core/error.h"
+#include "engine/prompt/coop.h"
+#include "engine/prompt/sep_method.h"
+#include "engine/prompt/zeroshot.h"
+
+#include <torch/torch.h>
+
+namespace sep::prompt {
+
+std::vector<at::Tensor> Method::trainableParameters()
+{
+    std::vector<at::Tensor> out;
+    for (auto &[name, t] : namedParameters())
+        if (t.requires_grad())
+            out.push_back(t);
+    return out;
+}
+
+TensorMap Method::state()
+{
+    TensorMap out;
+    for (auto &[name, t] : namedParameters())
+        out[name] = t.detach().to(torch::kCPU).clone();
+    return out;
+}
+
+void Method::loadState(const TensorMap &tensors, const std::string &source)
+{
+    torch::NoGradGuard noGrad;
+    adoptShapes(tensors);
+    for (auto &[name, t] : namedParameters()) {
+        auto it = tensors.find(name);
+        if (it == tensors.end())
+            throw Error(source + ": has no tensor '" + name + "' for the " + this->name() + " method");
+        if (!it->second.sizes().equals(t.sizes())) {
+            std::ostringstream msg;
+            msg << source << ": tensor '" << name << "' has shape " << it->second.sizes() << ", the " << this->name()
+                << " method with these options needs " << t.sizes();
+            throw Error(msg.str());
+        }
+        t.copy_(it->second);
+    }
+    invalidateCaches();
+}
+
+ScoreOutput Method::score(const at::Tensor &pixels, const ScoreRequest &request)
+{
+    torch::NoGradGuard noGrad;
+    if (device().is_cuda() || batchCoupled() || pixels.size(0) <= 1)
+        return scoreBatch(pixels, request);
+    ScoreOutput out;
+    std::vector<at::Tensor> logits;
+    for (int64_t i = 0; i < pixels.size(0); ++i) {
+        auto one = scoreBatch(pixels.slice(0, i, i + 1), request);
+        logits.push_back(one.logits);
+        for (auto &image : one.images)
+            out.images.push_back(std::move(image));
+    }
+    out.logits = torch::cat(logits, 0);
+    return out;
+}
+
+c10::Device Method::device() const { return m_clip->model->logit_scale.device(); }
+
+at::Tensor FrozenImageFeatures::get(clip::LoadedClip &clip, const Batch &batch)
+{
+    torch::NoGradGuard noGrad;
+    auto compute = [&] {
+        auto f = clip.model->encodeImage(batch.pixels.to(clip.model->logit_scale.device()));
+        return f / f.norm(2, -1, true);
+    };
+    if (batch.augmented || batch.ids.size() != static_cast<size_t>(batch.pixels.size(0)))
+        return compute();
+    bool all = true;
+    for (auto id : batch.ids)
+        all = all && m_cache.count(id);
+    if (all) {
+        std::vector<at::Tensor> rows;
+        for (auto id : batch.ids)
+            rows.push_back(m_cache.at(id));
+        return torch::stack(rows);
+    }
+    auto f = compute();
+    for (size_t i = 0; i < batch.ids.size(); ++i)
+        m_cache[batch.ids[i]] = f[static_cast<int64_t>(i)];
+    return f;
+}
+
+void appendClsAttention(std::vector<ImageSelection> &images, const std::vector<at::Tensor> &perBlock, int64_t patches)
+{
+    for (const auto &a : perBlock) {
+        const auto rows = a.slice(1, 1, 1 + patches).to(torch::kCPU, torch::kFloat).contiguous();
+        images.resize(static_cast<size_t>(rows.size(0)));
+        for (int64_t b = 0; b < rows.size(0); ++b)
+            images[static_cast<size_t>(b)].clsAttention.emplace_back(rows[b].data_ptr<float>(),
+                                                                     rows[b].data_ptr<float>() + patches);
+    }
+}
+
+std::unique_ptr<Method> makeMethod(const std::string &name, clip::LoadedClip &clip, const nlohmann::json &options)
+{
+    if (name == "zeroshot")
+        return std::make_unique<ZeroShot>(clip, ZeroShotOptions::table().fromJson(options, "zeroshot options"));
+    if (name == "coop")
+        return std::make_unique<CoOp>(clip, CoOpOptions::table().fromJson(options, "coop options"));
+    if (name == "sep")
+        return std::make_unique<SepMethod>(clip, SepOptions::table().fromJson(options, "sep options"));
+    throw Error("unknown method '" + name + "'; choose zeroshot, coop or sep");
+}
+
+void makeMethodOptionsCheck(const std::string &name, const nlohmann::json &options)
+{
+    if (name == "zeroshot")
+        ZeroShotOptions::table().fromJson(options, "zeroshot options");
+    else if (name == "coop")
+        CoOpOptions::table().fromJson(options, "coop options");
+    else if (name == "sep")
+        SepOptions::table().fromJson(options, "sep options");
+    else
+        throw Error("unknown method '" + name + "'; choose zeroshot, coop or sep");
+}
+
+std::vector<std::string> methodNames() { return {"zeroshot", "coop", "sep"}; }
+
+std::vector<OptionSpec> methodOptionSpecs(const std::string &name)
+{
+    if (name == "zeroshot")
+        return ZeroShotOptions::table().specs();
+    if (name == "coop")
+        return CoOpOptions::table().specs();
+    if (name == "sep")
+        return SepOptions::table().specs();
+    throw Error("unknown method '" + name + "'; choose zeroshot, coop or sep");
+}
+
+} // namespace sep::prompt
