@@ -4,11 +4,12 @@
 #   pairs/   image-caption pairs from the Debian packages openclipart-png, tuxpaint-stamps-default
 #            and sweethome3d-furniture (for pretraining)
 # Usage: packaging/build-demo-data.sh [--quick] [--out DIR] [--jobs N] [--size PX] [--force] [--no-pairs]
-#   --quick     300 classes in 4 styles, and 200 pairs per source (a few minutes)
+#   --quick     300 classes in 4 styles, and 200 pairs per source (about a minute)
 #   --out DIR   where to build (default: demo-data/ in the repository root)
 #   --jobs N    parallel renders (default: the number of cores)
 #   --size PX   image side in pixels (default: 64)
-#   --force     redraw every image (by default finished images are kept, so a stopped build resumes)
+#   --force     start again: delete OUT/emoji and OUT/pairs first (by default finished images are
+#               kept, so a stopped build resumes where it was)
 #   --no-pairs  build emoji/ only
 # Needs node, npm, rsvg-convert (librsvg2-bin) and, for pairs/, ImageMagick: packaging/install-deps.sh.
 set -euo pipefail
@@ -32,7 +33,7 @@ npm_packages=(
     emojibase-data@17.0.0
 )
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "build-demo-data: $*" >&2; exit 1; }
 
 quick=0 force=0 pairs=1 size=64 out="" jobs=""
@@ -84,6 +85,10 @@ flags=(--out "$out" --size "$size")
 [[ $force == 1 ]] && flags+=(--force)
 
 echo "build-demo-data: building into $out (size ${size}px, $jobs jobs$([[ $quick == 1 ]] && echo ', quick'))"
+if [[ $force == 1 ]]; then
+    echo "[$(stamp)] --force: removing $out/emoji and $out/pairs"
+    rm -rf "$out/emoji" "$out/pairs"
+fi
 
 # 1. npm packages, into OUT/.npm (skipped when the pinned versions are already there).
 npm_dir="$out/.npm"
@@ -111,6 +116,7 @@ fi
 # and then; images is the number of images those jobs draw.
 run_jobs() {
     local list=$1 what=$2 per_call=$3 images=$4
+    drawn=0
     if [[ ! -s $list ]]; then
         echo "[$(stamp)] $what: nothing to do"
         return 0
@@ -129,20 +135,22 @@ run_jobs() {
         fi
     done
     wait "$pid" || die "$what: xargs failed (status $?)"
-    echo "[$(stamp)] $what: done ($(stat -c %s "$progress") images in $((SECONDS - t0)) s)"
+    drawn=$(stat -c %s "$progress")
+    echo "[$(stamp)] $what: done ($drawn images in $((SECONDS - t0)) s)"
 }
 
 # 2. Emoji: plan (classes, SVGs, job list), then render.
 echo "[$(stamp)] emoji: planning ..."
 node "$helper_dir/demo-data.mjs" plan-emoji --npm "$npm_dir/node_modules" "${flags[@]}"
 run_jobs "$work/emoji-jobs.tsv" "emoji" 1 "$(cat /dev/null "$work"/sheets/*.tiles 2>/dev/null | wc -l)"
-emoji_failed=$(wc -l <"$fail_log")
+emoji_failed=$(wc -l <"$fail_log") emoji_drawn=$drawn pairs_drawn=0
 
 # 3. Image-text pairs from Debian packages.
 if [[ $pairs == 1 ]]; then
     echo "[$(stamp)] pairs: planning ..."
     node "$helper_dir/demo-data.mjs" plan-pairs "${flags[@]}"
     run_jobs "$work/pairs-jobs.tsv" "pairs" 32 "$(wc -l <"$work/pairs-jobs.tsv")"
+    pairs_drawn=$drawn
 else
     rm -f "$work/pairs-plan.json"
 fi
@@ -151,13 +159,15 @@ pairs_failed=$(($(wc -l <"$fail_log") - emoji_failed))
 # 4. Check the images, write the manifests and README.md.
 echo "[$(stamp)] checking images, writing manifests ..."
 command_line="packaging/build-demo-data.sh${args[*]:+ ${args[*]}}"
-final=$(node "$helper_dir/demo-data.mjs" finalize "${flags[@]}" --command "$command_line" $([[ $pairs == 0 ]] && echo --no-pairs))
+[[ $pairs == 0 ]] && flags+=(--no-pairs)
+final=$(node "$helper_dir/demo-data.mjs" finalize "${flags[@]}" --command "$command_line")
 grep -v '^LEFT_OUT=' <<<"$final"
 left_out=$(sed -n 's/^LEFT_OUT=//p' <<<"$final")
 
 echo
 echo "build-demo-data: summary"
 echo "$final" | sed -n 's/^  \(emoji\|pairs\): /  \1: /p'
+echo "  drawn in this run: $emoji_drawn emoji, $pairs_drawn pairs (the rest were there already)"
 echo "  failed renders: $((emoji_failed + pairs_failed)) (emoji $emoji_failed, pairs $pairs_failed)$([[ $((emoji_failed + pairs_failed)) -gt 0 ]] && echo "; listed in $fail_log")"
 if [[ $((emoji_failed + pairs_failed)) -gt 0 ]]; then
     cut -f1,3 "$fail_log" | head -20 | sed 's/\t/: /; s/^/    /'

@@ -27,6 +27,14 @@ packages=(
 # npm fetches the demo artwork. Node.js from other sources ships its own npm, which conflicts with
 # Debian's package, so Debian's npm is installed only when no npm is on the PATH.
 command -v npm >/dev/null || packages+=(npm)
+# Demo data (packaging/build-demo-data.sh): node runs its helper (Debian's npm brings nodejs, but a
+# node from elsewhere may come without npm or the other way round); librsvg2-bin (above) draws the
+# emoji; ImageMagick (in the GUI list below; added here for --headless) converts the clip art; the
+# three packages are the image-caption pairs (openclipart-png ~160 MB, tuxpaint-stamps-default
+# ~230 MB, sweethome3d-furniture ~125 MB installed).
+command -v node >/dev/null || packages+=(nodejs)
+[[ $headless == 1 ]] && packages+=(imagemagick)
+packages+=(openclipart-png tuxpaint-stamps-default sweethome3d-furniture)
 if [[ $headless == 0 ]]; then
     packages+=(
         qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libqt6svg6

@@ -5,7 +5,9 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <csignal>
+#include <memory>
 #include <cstdio>
 #include <iostream>
 #include <unistd.h>
@@ -84,6 +86,19 @@ Hooks terminalHooks(bool quiet)
             if (e.done == e.total)
                 std::fputc('\n', stderr);
             std::fflush(stderr);
+        };
+    } else if (!quiet) {
+        // Logs (servers, CI): a progress line at most every 30 seconds.
+        auto last = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+        hooks.progress = [last](const ProgressEvent &e) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now - *last < std::chrono::seconds(30) && e.done != e.total)
+                return;
+            *last = now;
+            std::fprintf(stderr, "%s %lld/%lld", e.what.c_str(), static_cast<long long>(e.done), static_cast<long long>(e.total));
+            if (e.secondsLeft >= 0)
+                std::fprintf(stderr, " (%.0f s left)", e.secondsLeft);
+            std::fputc('\n', stderr);
         };
     }
     return hooks;

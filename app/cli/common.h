@@ -47,5 +47,6 @@ void addBenchCommand(CLI::App &app);
 void addInfoCommand(CLI::App &app);
 void addTrainCommands(CLI::App &app);
 void addPretrainCommand(CLI::App &app);
+void addExportCommands(CLI::App &app);
 
 } // namespace sep::cli

@@ -301,7 +301,13 @@ LoadedClip loadClip(const std::string &weightsPath, const LoadOptions &options)
         if (!configPath.empty())
             clip.notes.push_back("attention heads and activation from " + configPath);
     }
-    const Config config = configFromWeights(weights, weightsPath, configPath);
+    Config config = configFromWeights(weights, weightsPath, configPath);
+    if (options.textHeads > 0)
+        config.text.heads = options.textHeads;
+    if (options.visionHeads > 0)
+        config.vision.heads = options.visionHeads;
+    if (!options.activation.empty())
+        config.activation = options.activation == "gelu" ? Activation::Gelu : Activation::QuickGelu;
     clip.model = Model(config);
     for (const auto &key : copyWeightsInto(clip.model, weights, weightsPath))
         clip.notes.push_back("ignored '" + key + "' (no such weight in a CLIP ViT model)");

@@ -24,6 +24,10 @@ struct LoadOptions {
     std::string configPath;   // Hugging Face-style config.json; "" → the one beside the weights, if any
     std::string vocabPath;    // merges file or vocab.json; "" → found beside the weights
     bool loadVocabulary = true;
+    // Head counts and activation imposed on the model (an exported bundle records them); 0 / "" keep
+    // what the weights and config give.
+    int64_t textHeads = 0, visionHeads = 0;
+    std::string activation;
 };
 
 struct LoadedClip {

@@ -40,6 +40,14 @@ at::Tensor CoOp::encodeClasses()
     return t / t.norm(2, -1, true);
 }
 
+at::Tensor CoOp::textClassifier()
+{
+    torch::NoGradGuard noGrad;
+    if (!m_textCache.defined())
+        m_textCache = encodeClasses();
+    return m_textCache;
+}
+
 LossTerms CoOp::loss(const Batch &batch)
 {
     if (m_prompts.size() == 0)

@@ -30,6 +30,7 @@ public:
     LossTerms loss(const Batch &batch) override;
     std::vector<std::pair<std::string, at::Tensor>> namedParameters() override { return {{"ctx", m_ctx}}; }
     void invalidateCaches() override { m_textCache = at::Tensor(); }
+    at::Tensor textClassifier() override;
 
 protected:
     ScoreOutput scoreBatch(const at::Tensor &pixels, const ScoreRequest &request) override;

@@ -79,6 +79,10 @@ public:
     // The text-side selections of the current class list (empty for methods that select none).
     virtual std::vector<ClassSelection> classSelections() { return {}; }
 
+    // Text-only methods: the normalized class embeddings [C, E] that classify any image feature of the
+    // same backbone by cosine. Undefined for methods that change the image side (SEP).
+    virtual at::Tensor textClassifier() { return {}; }
+
     // The learnable tensors, by stable names (checkpoints, exports).
     virtual std::vector<std::pair<std::string, at::Tensor>> namedParameters() = 0;
     std::vector<at::Tensor> trainableParameters();

@@ -29,6 +29,7 @@ public:
     std::vector<std::pair<std::string, at::Tensor>> namedParameters() override { return {}; }
 
     const at::Tensor &classFeatures() const { return m_text; }   // [C, E], normalized
+    at::Tensor textClassifier() override { return m_text; }
 
 protected:
     ScoreOutput scoreBatch(const at::Tensor &pixels, const ScoreRequest &request) override;

@@ -118,12 +118,25 @@ Prepared prepare(const RunSpec &spec, const std::string &dataDir, const Hooks &h
     return p;
 }
 
+// While an error or a cancel is on its way up, a failing observer must not replace it: its own
+// failure is logged instead.
+void notifyEnded(RunObserver *observer, const std::string &status, const std::string &message, const Hooks &hooks)
+{
+    if (!observer)
+        return;
+    try {
+        observer->ended(status, message);
+    } catch (const std::exception &e) {
+        hooks.warn(std::string("could not record the run's end: ") + e.what());
+    }
+}
+
 std::string evalDir(const std::string &runDir, const std::string &set) { return runDir + "/eval-" + set; }
 
 // Evaluates one test set and, when `write`, writes its folder with selections.
 EvalResult evaluateSet(Prepared &p, const std::string &set, const std::vector<std::string> &classes,
                        const std::vector<data::ImageRecord> &images, const RunSpec &spec, bool full,
-                       const std::string &dir, const Hooks &hooks)
+                       const std::string &dir, const Hooks &hooks, RunObserver *observer = nullptr)
 {
     p.method->setClasses(classes);
     EvalOptions eo;
@@ -133,8 +146,11 @@ EvalResult evaluateSet(Prepared &p, const std::string &set, const std::vector<st
     auto result = evaluate(images, *p.method, p.clip.config().vision.imageSize, eo, hooks);
     if (full) {
         writeEvaluation(dir, classes, result);
+        const auto classSelections = eo.selections ? p.method->classSelections() : std::vector<prompt::ClassSelection>{};
         if (eo.selections)
-            writeSelections(dir, result, p.method->classSelections());
+            writeSelections(dir, result, classSelections);
+        if (observer)
+            observer->evaluated(set, classes, result, classSelections);
         hooks.info("test set '" + set + "': accuracy " + std::to_string(100 * result.confusion.accuracy()).substr(0, 5)
                    + "% over " + std::to_string(result.confusion.total()) + " images → " + dir);
     }
@@ -208,7 +224,8 @@ RunSpec readRunSpec(const std::string &runDir)
     return RunSpec::fromJson(j["spec"], path);
 }
 
-RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool resume, const Hooks &outerHooks)
+RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool resume, const Hooks &outerHooks,
+                    RunObserver *observer)
 {
     const auto started = std::chrono::steady_clock::now();
     std::error_code ec;
@@ -248,6 +265,8 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
         run.json()["plan"] = plan;
         run.json()["model"] = p.clip.config().describe();
         run.set("device", describeDevice(p.clip.model->logit_scale.device()));
+        if (observer)
+            observer->started(spec, plan, run.json()["device"].get<std::string>());
 
         RunSummary summary;
         auto evaluateAll = [&](bool full) {
@@ -257,7 +276,8 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
                     hooks.warn("test set '" + set + "' has no images; skipped");
                     continue;
                 }
-                acc[set] = evaluateSet(p, set, p.plan.testClasses.at(set), images, spec, full, evalDir(runDir, set), hooks)
+                acc[set] = evaluateSet(p, set, p.plan.testClasses.at(set), images, spec, full, evalDir(runDir, set), hooks,
+                                       observer)
                                .confusion.accuracy();
             }
             p.method->setClasses(p.plan.trainClasses);
@@ -293,6 +313,11 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
                 else
                     history.push_back(recordJson(r));
                 writeMetrics(runDir, history);
+                if (observer) {
+                    if (r.eval.empty())
+                        observer->checkpoint(r.epoch, Trainer::checkpointPath(checkpoints));
+                    observer->epoch(r);
+                }
             };
             const bool canResume = resume && Trainer::checkpointEpoch(checkpoints) >= 0;
             if (resume && Trainer::checkpointEpoch(checkpoints) >= spec.train.epochs) {
@@ -311,15 +336,19 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
         writeFileAtomic(runDir + "/summary.json", summary.toJson().dump(2) + "\n");
         run.json()["finished"] = timestamp();
         run.set("status", "finished");
+        if (observer)
+            observer->ended("finished", "");
         return summary;
     } catch (const Cancelled &) {
         run.set("status", "cancelled");
         hooks.info("cancelled; the last finished epoch's checkpoint is kept and the run can be resumed");
+        notifyEnded(observer, "cancelled", "", hooks);
         throw;
     } catch (const std::exception &e) {
         run.json()["message"] = e.what();
         run.set("status", "failed");
         hooks.emitError(e.what());
+        notifyEnded(observer, "failed", e.what(), hooks);
         throw;
     }
 }

@@ -52,10 +52,28 @@ struct RunSummary {
     nlohmann::json toJson() const;
 };
 
+// What a run reports as it goes, for a store that records runs (the project database). Every call
+// happens on the training thread after the matching file in the run directory is written; an
+// exception thrown from a callback fails the run. Default implementations ignore everything.
+class RunObserver {
+public:
+    virtual ~RunObserver() = default;
+    // The spec, the data plan and the model, once everything is loaded and before the first epoch.
+    virtual void started(const RunSpec &spec, const nlohmann::json &plan, const std::string &device) {}
+    virtual void epoch(const EpochRecord &record) {}                          // after its checkpoint
+    virtual void checkpoint(int64_t epoch, const std::string &path) {}
+    // A final evaluation of one test set, with its classes and the method's text-side selections.
+    virtual void evaluated(const std::string &set, const std::vector<std::string> &classes, const EvalResult &result,
+                           const std::vector<prompt::ClassSelection> &classSelections) {}
+    // "finished", "failed" (with the message) or "cancelled".
+    virtual void ended(const std::string &status, const std::string &message) {}
+};
+
 // Trains (or, for zero-shot, only evaluates) and writes the run directory. An existing run directory
 // is refused unless resume is set; resume continues after its last checkpoint with the spec stored in
 // it. Status in run.json: running → finished, failed (with the message) or cancelled.
-RunSummary trainRun(const RunSpec &spec, const std::string &runDir, bool resume, const Hooks &hooks);
+RunSummary trainRun(const RunSpec &spec, const std::string &runDir, bool resume, const Hooks &hooks,
+                    RunObserver *observer = nullptr);
 
 // Evaluates a finished (or checkpointed) run again, on its own data or another folder, writing
 // eval-<set>/ beside the others unless outDir is given. split: "base", "new", "all" (or "" for the

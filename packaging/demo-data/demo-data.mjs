@@ -1,22 +1,25 @@
 // SEP Studio demo-data helper (Node.js 18, no npm dependencies).
 //
-// Called by packaging/build-demo-data.sh; not meant to be run by hand. Three steps:
+// Called by packaging/build-demo-data.sh; not meant to be run by hand. Subcommands:
 //   plan-emoji  reads the Iconify emoji sets and emojibase-data, chooses the classes, writes one SVG
 //               per (class, style) still to render and a job list for render-worker.sh
 //   plan-pairs  reads the Debian clip-art packages (openclipart-png, tuxpaint-stamps-default,
 //               sweethome3d-furniture), collects captions and keywords, writes a job list
 //   finalize    checks the rendered PNGs, writes emoji/manifest.jsonl, pairs/manifest.jsonl and README.md
-//
 //   crop        cuts a rendered sheet into its tiles (run by render-worker.sh)
 //
 // Job lists are text files with one job per line: kind<TAB>source<TAB>destination, where kind is
 //   sheet   an SVG with up to 64 emoji in a grid, and a list of its tiles (x, y, PNG, single SVG):
 //           one rsvg-convert run draws them all, `crop` cuts them apart. Starting a process costs
-//           more than drawing a 64 px emoji, so this is ~10x faster than one run per image. The
+//           more than drawing a 64 px emoji, so this is ~5x faster than one run per image. The
 //           single SVGs are the fallback when a sheet fails.
 //   svg     a square SVG made here (rsvg-convert renders it at SIZE x SIZE on white)
 //   svgfit  any SVG (rendered keeping its aspect ratio, then padded to a white square)
 //   raster  a bitmap (flattened on white, resized keeping its aspect ratio, padded to a square)
+//   bigraster  a PNG beyond ImageMagick's default resource policy (128 megapixels, 16K a side;
+//           openclipart has 13 of 100-230 megapixels): drawn through librsvg instead, which decodes
+//           it whole (~8 bytes a pixel: 1.8 GB, 12 s for 230 megapixels). Two stop signs of 620
+//           megapixels (5 GB, 30 s each) are left out.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -30,9 +33,10 @@ import { execFileSync } from 'node:child_process';
 // Classes are the icon names present in every one of these sets.
 const CORE_SETS = ['noto', 'twemoji', 'openmoji', 'fluent-emoji', 'fluent-emoji-flat',
     'fluent-emoji-high-contrast', 'emojione'];
-// Rendered too, for the classes they have (matched by icon name). Their names follow CLDR as well.
-// Not used: fxemoji (names are squashed Unicode character names such as "blackdiamondsuit", and the
-// package has no codepoint map to join them by).
+// Rendered too, for the classes they have (matched by icon name). noto-v1 and the emojione sets use
+// CLDR names; streamline-emojis has its own names, of which 355 are CLDR names of our classes (the
+// drawings of a sample were checked by eye). Not used: fxemoji (names are squashed Unicode
+// character names such as "blackdiamondsuit", and the package has no codepoint map to join by).
 const EXTRA_SETS = ['noto-v1', 'emojione-v1', 'emojione-monotone', 'streamline-emojis'];
 // --quick: this many classes, these styles, this many pairs per source.
 const QUICK_STYLES = ['noto', 'twemoji', 'openmoji', 'fluent-emoji-high-contrast'];
@@ -139,12 +143,13 @@ function spread(list, n) {
     return out;
 }
 
+// Items without repeats, comparing lower-case letters and digits only ("BlueMan#" = "blueman").
 function uniqueCaseless(items) {
     const seen = new Set();
     const out = [];
     for (const s of items) {
         if (!s) continue;
-        const k = s.toLowerCase();
+        const k = s.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
         if (!seen.has(k)) { seen.add(k); out.push(s); }
     }
     return out;
@@ -207,9 +212,26 @@ function resolveIcon(set, name) {
     return null;
 }
 
+// A gradient whose transform skews by 90 degrees cannot be inverted: librsvg then fails the whole
+// image ("NoMemory"; fluent-emoji's umbrellas have one). Browsers paint nothing with such a
+// gradient, so its uses become "none".
+function dropSingularGradients(body) {
+    const bad = [...body.matchAll(/<(?:linear|radial)Gradient\b[^>]*>/g)]
+        .map((m) => m[0])
+        .filter((tag) => /gradientTransform="[^"]*skew[XY]\(\s*[+-]?(?:90|270)(?:\.0*)?\s*\)/.test(tag))
+        .map((tag) => (/\bid="([^"]+)"/.exec(tag) || [])[1])
+        .filter(Boolean);
+    if (!bad.length) return body;
+    singularGradientIcons.add(body);
+    for (const id of bad) body = body.split(`url(#${id})`).join('none');
+    return body;
+}
+const singularGradientIcons = new Set();
+
 // The icon's body with flips and rotation applied, and its square viewBox (non-square icons centred).
 function iconParts(icon) {
-    let { left: L, top: T, width: W, height: H, body } = icon;
+    let { left: L, top: T, width: W, height: H } = icon;
+    let body = dropSingularGradients(icon.body);
     const flips = [];
     if (icon.hFlip) flips.push(`translate(${2 * L + W} 0) scale(-1 1)`);
     if (icon.vFlip) flips.push(`translate(0 ${2 * T + H}) scale(1 -1)`);
@@ -262,15 +284,16 @@ function sheetSvg(icons, size) {
 // CLDR names (emojibase-data)
 
 // Class folder name from a CLDR label: "Japanese “here” button" -> "japanese here button",
-// "keycap: *" -> "keycap asterisk", "piñata" -> "pinata". ASCII letters, digits, spaces, hyphens.
+// "keycap: *" -> "keycap asterisk", "piñata" -> "pinata", "woman’s hat" -> "woman's hat".
+// ASCII letters, digits, spaces, hyphens and apostrophes.
 function className(label) {
     return label.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
-        .replace(/\*/g, ' asterisk ').replace(/#/g, ' number sign ').replace(/&/g, ' and ')
-        .replace(/[^a-z0-9 -]+/g, '')
+        .replace(/\*/g, ' asterisk ').replace(/#/g, ' number sign ').replace(/&/g, ' and ').replace(/’/g, "'")
+        .replace(/[^a-z0-9 '-]+/g, '')
         .replace(/\s+/g, ' ').trim();
 }
-// Iconify's form of a CLDR label: "red apple" -> "red-apple".
-const iconSlug = (label) => className(label).replace(/ /g, '-').replace(/-+/g, '-');
+// Iconify's form of a CLDR label: "red apple" -> "red-apple", "woman’s hat" -> "womans-hat".
+const iconSlug = (label) => className(label).replace(/'/g, '').replace(/ /g, '-').replace(/-+/g, '-');
 // Codepoints without the emoji variation selector, upper case: "1f44d-fe0f" -> "1F44D".
 const hexKey = (hex) => hex.toUpperCase().split('-').filter((c) => c !== 'FE0F').join('-');
 
@@ -447,6 +470,7 @@ function planEmoji(opts) {
     if (stats.skippedDuplicates.length) console.log(`  skipped ${stats.skippedDuplicates.length} duplicate name(s): ${stats.skippedDuplicates.join('; ')}`);
     if (stats.skippedSkinTone.length) console.log(`  skipped ${stats.skippedSkinTone.length} skin-tone variant(s)`);
     if (stats.labelCodepointDisagree.length) console.log(`  label/codepoint disagreements: ${stats.labelCodepointDisagree.join('; ')}`);
+    if (singularGradientIcons.size) console.log(`  ${singularGradientIcons.size} icon drawing(s) had a gradient with a singular transform, painted as "none"`);
     console.log(`  classes: ${classes.length}${quick ? ` (quick subset of ${stats.classesAll})` : ''}; styles: ${styles.length}`);
     console.log(`  images: ${images.length} planned, ${present} already rendered, ${todo.length} to render (${jobs.length} sheets)`);
 }
@@ -495,24 +519,51 @@ function decodeText(bytes) {
 
 const tidy = (s) => (s || '').replace(/\s+/g, ' ').trim();
 
+// The job kind for a bitmap, from its PNG header (bytes 16-23: width, height); null: too large.
+const MAX_MEGAPIXELS = 300;
+function rasterKind(header) {
+    if (header.length < 24 || header.readUInt32BE(0) !== 0x89504e47) return 'raster';
+    const w = header.readUInt32BE(16), h = header.readUInt32BE(20);
+    if (w * h > MAX_MEGAPIXELS * 1e6) return null;
+    return w * h > 100e6 || Math.max(w, h) > 16000 ? 'bigraster' : 'raster';
+}
+function pngHeader(file) {
+    const b = Buffer.alloc(24);
+    const fd = fs.openSync(file, 'r');
+    try { fs.readSync(fd, b, 0, 24, 0); } finally { fs.closeSync(fd); }
+    return b;
+}
+
 // Words of a file name, without author names, numbering and size suffixes:
 // "flying_wasp_gerald_g._01" by "Gerald G." -> "flying wasp".
 function fileNameWords(base, author) {
-    const authorTokens = (author || '').toLowerCase().split(/[^a-z]+/).filter((t) => t.length >= 2);
+    const authorTokens = (author || '').normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
+        .split(/[^a-z]+/).filter((t) => t.length >= 2);
     const stop = new Set(['md', 'sm', 'lg', 'png', 'svg', 'openclipart', 'openc', 'clipart', 'ganson']);
     const words = [];
     for (let t of base.toLowerCase().split(/[\s_\-.+,()]+/)) {
         t = t.replace(/\d+$/, '');
         if (t.length < 2 || stop.has(t)) continue;
-        if (/\d/.test(t) && t.length > 3) continue;
+        if (/\d/.test(t) && !/^[234]d$/.test(t)) continue; // "70a013", "01a"; keep "3d"
         if (authorTokens.some((a) => a.startsWith(t) || t.startsWith(a))) continue;
         words.push(t);
     }
     return words;
 }
 
+// openclipart's card decks name their cards DECK_SUIT_RANK: "white_d_q" -> "queen of diamonds".
+function playingCard(dir, base) {
+    const m = /^[a-z]+_([cdhs])_(10|[2-9]|[ajkq])$/.exec(base);
+    if (!m || !/cards\/[a-z]+$/.test(dir)) return null;
+    const suits = { c: 'clubs', d: 'diamonds', h: 'hearts', s: 'spades' };
+    const ranks = { a: 'ace', k: 'king', q: 'queen', j: 'jack', 2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six',
+        7: 'seven', 8: 'eight', 9: 'nine', 10: 'ten' };
+    return `${ranks[m[2]]} of ${suits[m[1]]}`;
+}
+
 function folderKeywords(relDir, skip) {
-    return relDir.split('/').filter((d) => d && !skip.has(d)).map((d) => d.replace(/[_-]+/g, ' ').toLowerCase());
+    return relDir.split('/').filter((d) => d && !skip.has(d))
+        .map((d) => d.replace(/^\d+[_-]+/, '').replace(/[_-]+/g, ' ').toLowerCase()).filter(Boolean);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,11 +578,14 @@ function openclipartItems(report) {
     const recs = files.map((rel) => {
         const buf = fs.readFileSync(path.join(OPENCLIPART_ROOT, rel));
         const t = pngTextChunks(buf);
-        const title = tidy(t.Title).replace(/^clipart by [^-]+ - /i, '')
-            .replace(/_/g, ' ').replace(/[\s-]*\d+$/, '').trim();
+        const rawTitle = tidy(t.Title);
+        const author = tidy(t.Author);
+        // "Clipart by Nicu Buculei - contour_chipmunk": the author's file name, often shared by a series.
+        const byName = /^clipart by [^-]+ - (.*)$/i.exec(rawTitle);
+        const title = byName ? fileNameWords(byName[1], author).join(' ') : rawTitle.replace(/[\s_-]*\d+$/, '').trim();
         return {
-            rel, hash: crypto.createHash('sha1').update(buf).digest('hex'),
-            title, author: tidy(t.Author), description: tidy(t.Description),
+            rel, hash: crypto.createHash('sha1').update(buf).digest('hex'), kind: rasterKind(buf),
+            rawTitle, title, titleFromFileName: !!byName, author, description: tidy(t.Description),
         };
     });
     const titleCount = new Map(), descCount = new Map();
@@ -539,26 +593,31 @@ function openclipartItems(report) {
         titleCount.set(r.title.toLowerCase(), (titleCount.get(r.title.toLowerCase()) || 0) + 1);
         descCount.set(r.description.toLowerCase(), (descCount.get(r.description.toLowerCase()) || 0) + 1);
     }
-    // A title shared by many files names a collection ("Lemon SVG theme", "gramastar"), not the picture.
+    // A title shared by many files names a collection ("Lemon SVG theme", "gramastar", "Sallite") or a
+    // numbered series ("BlueMan#1", ...), not the picture; one made from a file name must be unique.
     const collectionWords = /\b(collection|theme|icons?|iconset|cliparts?|svg|part of|submission|sibmission|undefined|untitled)\b/i;
-    const goodTitle = (t) => /[a-z]{2}/i.test(t) && titleCount.get(t.toLowerCase()) <= 30 && !collectionWords.test(t);
-    const goodDesc = (d) => d.length >= 3 && d.length <= 200 && /[a-z]{2}/i.test(d) && !/@|https?:|www\.|inkscape|converted|creat(ed|e) with/i.test(d)
-        && descCount.get(d.toLowerCase()) <= 12;
+    const goodTitle = (r) => /[a-z]{2}/i.test(r.title) && !collectionWords.test(r.title)
+        && titleCount.get(r.title.toLowerCase()) <= (r.titleFromFileName ? 1 : 5);
+    const goodDesc = (d) => d.length >= 3 && d.length <= 200 && /[a-z]{2}/i.test(d)
+        && !/@|https?:|www\.|inkscape|converted|creat(ed|e) with|HASH\(0x/i.test(d) && descCount.get(d.toLowerCase()) <= 12;
     const skipDirs = new Set(['unsorted', 'duplicates', 'special', 'misc']);
 
-    // Identical files (1,200 of them, often under two subjects) become one pair with both subjects.
+    // Identical files (1,221 symbolic links filing a picture under a second subject) become one pair
+    // with the captions and subjects of all its copies.
     const byHash = new Map();
     for (const r of recs) {
         const dir = path.posix.dirname(r.rel) === '.' ? '' : path.posix.dirname(r.rel);
         const base = path.posix.basename(r.rel, path.posix.extname(r.rel));
         const words = fileNameWords(base, r.author);
         const captions = [];
-        if (goodTitle(r.title)) captions.push(r.title);
-        if (words.length) captions.push(words.join(' '));
-        if (goodDesc(r.description) && r.description.toLowerCase() !== r.title.toLowerCase()) captions.push(r.description);
+        const card = playingCard(dir, base);
+        if (card) captions.push(card);
+        if (goodTitle(r)) captions.push(r.title);
+        if (words.length && !card) captions.push(words.join(' '));
+        if (goodDesc(r.description)) captions.push(r.description);
         const keywords = folderKeywords(dir, skipDirs);
         if (!byHash.has(r.hash)) {
-            byHash.set(r.hash, { src: path.join(OPENCLIPART_ROOT, r.rel), rel: `${r.rel.replace(/\.png$/i, '')}.png`,
+            byHash.set(r.hash, { kind: r.kind, src: path.join(OPENCLIPART_ROOT, r.rel), rel: `${r.rel.replace(/\.png$/i, '')}.png`,
                 captions: [], keywords: [], authors: [], dup: 0 });
         } else {
             byHash.get(r.hash).dup++;
@@ -570,16 +629,19 @@ function openclipartItems(report) {
     }
     const items = [];
     let dups = 0;
+    const tooLarge = [];
     for (const it of byHash.values()) {
         dups += it.dup;
+        if (!it.kind) { tooLarge.push(it.rel); continue; }
         const keywords = uniqueCaseless(it.keywords);
         let captions = uniqueCaseless(it.captions);
         if (!captions.length && keywords.length) captions = [keywords[keywords.length - 1]];
-        items.push({ kind: 'raster', src: it.src, path: `openclipart/${it.rel}`, source: 'openclipart', captions, keywords,
+        items.push({ kind: it.kind, src: it.src, path: `openclipart/${it.rel}`, source: 'openclipart', captions, keywords,
             license: 'public domain', author: uniqueCaseless(it.authors).join('; ') || null });
     }
-    report.push(`openclipart-png ${dpkgVersion('openclipart-png') || '?'}: ${files.length} PNG files, ${dups} identical copies `
-        + `(links, mostly) merged into their original, ${items.length} pairs`);
+    report.push(`openclipart-png ${dpkgVersion('openclipart-png') || '?'}: ${files.length} PNG files, ${dups} duplicates `
+        + `(the same picture linked under a second subject) merged, ${items.length} pairs`
+        + (tooLarge.length ? `; left out as over ${MAX_MEGAPIXELS} megapixels: ${tooLarge.join(', ')}` : ''));
     return items;
 }
 
@@ -599,6 +661,7 @@ function tuxpaintItems(report) {
         stems.get(m[1]).add(m[2].toLowerCase());
     }
     const items = [];
+    const tooLarge = [];
     let noText = 0, noImage = 0;
     for (const [stem, exts] of stems) {
         if (!exts.has('txt')) { noText++; continue; } // mirrored variants (NAME_mirror.png) have no text
@@ -617,14 +680,16 @@ function tuxpaintItems(report) {
         const base = path.posix.basename(stem);
         const nameWords = base.toLowerCase().split(/[\s_\-.]+/).map((t) => t.replace(/\d+$/, '')).filter((t) => t.length >= 2 && !/\d/.test(t));
         // Prefer the PNG where both exist: it is what every Tux Paint build shows.
-        const kind = exts.has('png') ? 'raster' : 'svgfit';
+        const kind = exts.has('png') ? rasterKind(pngHeader(path.join(TUXPAINT_ROOT, `${stem}.png`))) : 'svgfit';
+        if (!kind) { tooLarge.push(`${stem}.png`); continue; }
         items.push({ kind, src: path.join(TUXPAINT_ROOT, `${stem}.${exts.has('png') ? 'png' : 'svg'}`), path: `tuxpaint/${stem}.png`,
             source: 'tuxpaint', captions: uniqueCaseless(english), keywords: uniqueCaseless([...folderKeywords(dir, new Set()), ...nameWords]),
             license: 'GPL-2.0', author: 'Tux Paint contributors (Bill Kendrick et al.)' });
     }
     report.push(`tuxpaint-stamps-default ${dpkgVersion('tuxpaint-stamps-default') || '?'}: ${items.length} pairs `
         + `(${items.filter((i) => i.kind === 'svgfit').length} from SVG), ${noText} images without text skipped`
-        + (noImage ? `, ${noImage} texts without image` : ''));
+        + (noImage ? `, ${noImage} texts without image` : '')
+        + (tooLarge.length ? `; left out as over ${MAX_MEGAPIXELS} megapixels: ${tooLarge.join(', ')}` : ''));
     return items;
 }
 
@@ -971,10 +1036,22 @@ function finalize(opts) {
         summary.pairs = { total: plines.length, perSource, report: pp.report };
     }
 
+    // Images from an earlier build with other options (say a full build, then --quick) stay on disk
+    // but are not in the manifests; say so, as a folder-per-class reader would see them.
+    const planned = new Set([...ep.images.map((im) => `emoji/${im.path}`), ...(pp ? pp.items.map((it) => `pairs/${it.path}`) : [])]);
+    const stale = [];
+    for (const sub of ['emoji', 'pairs']) {
+        if (!exists(path.join(out, sub)) || (sub === 'pairs' && !pp)) continue;
+        for (const f of walk(path.join(out, sub))) if (f.endsWith('.png') && !planned.has(`${sub}/${f}`)) stale.push(`${sub}/${f}`);
+    }
+    summary.stale = stale.length;
+    summary.problems = problems;
+
     writeFileAtomic(path.join(out, 'README.md'), readme(ep, pp, summary, opts));
     writeFileAtomic(path.join(work, 'check-problems.txt'), problems.join('\n') + (problems.length ? '\n' : ''));
 
-    console.log(`  emoji: ${summary.emoji.classes} classes, ${summary.emoji.images} images in emoji/manifest.jsonl`);
+    console.log(`  emoji: ${summary.emoji.classes} classes, ${Object.values(perStyle).filter(Boolean).length} styles, `
+        + `${summary.emoji.images} images in emoji/manifest.jsonl`);
     console.log(`    per style: ${Object.entries(perStyle).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (summary.pairs) {
         console.log(`  pairs: ${summary.pairs.total} in pairs/manifest.jsonl (${Object.entries(summary.pairs.perSource).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'})`);
@@ -983,6 +1060,10 @@ function finalize(opts) {
         console.log(`  ${problems.length} image(s) left out of the manifests (failed render, blank or wrong format):`);
         for (const p of problems.slice(0, 30)) console.log(`    ${p}`);
         if (problems.length > 30) console.log(`    ... all ${problems.length} in ${path.join(work, 'check-problems.txt')}`);
+    }
+    if (stale.length) {
+        console.log(`  warning: ${stale.length} PNG file(s) under ${out} are not part of this build (left by an earlier build `
+            + `with other options), e.g. ${stale[0]}; --force rebuilds from scratch`);
     }
     // Last line for the shell: the number of images left out.
     console.log(`LEFT_OUT=${problems.length}`);
@@ -993,8 +1074,8 @@ function readme(ep, pp, summary, opts) {
     L.push('# SEP Studio demo data', '');
     L.push('Built by `packaging/build-demo-data.sh` from free emoji artwork (npm) and clip art from Debian packages.');
     L.push(`Built on ${new Date().toISOString().slice(0, 10)} with:`, '', '```', opts.command || 'packaging/build-demo-data.sh', '```', '');
-    L.push('Nothing here is committed to the repository; run the command again to rebuild (finished images are kept, '
-        + '`--force` redraws them).', '');
+    L.push('Nothing here is committed to the repository; run the command again to rebuild (finished images are kept; '
+        + '`--force` starts from scratch).', '');
     L.push('## emoji/', '');
     L.push(`${summary.emoji.classes} classes × up to ${ep.styles.length} styles = ${summary.emoji.images} images, `
         + `${ep.size}×${ep.size} RGB PNG on white, at \`emoji/<class>/<style>.png\`.`
@@ -1004,11 +1085,15 @@ function readme(ep, pp, summary, opts) {
         + '(the exact CLDR name) and `hexcode`.', '');
     L.push('Classes: the icon names present in all seven core sets '
         + `(${CORE_SETS.join(', ')}): ${ep.stats.candidates} names, ${ep.stats.skippedDuplicates.length} dropped as another name `
-        + `for the same emoji, ${ep.stats.skippedSkinTone.length} skin-tone variants dropped. Iconify names are CLDR names `
-        + `(lower case, hyphens); ${ep.stats.byLabel} matched an emojibase label directly and ${ep.stats.byCodepoint} through `
-        + `their codepoint (Iconify kept an older CLDR name), ${ep.stats.unmatched.length} did not match. The class folder is `
-        + 'the current CLDR name in lower case with punctuation removed ("red apple", "keycap asterisk"). The other sets '
-        + 'are drawn for every class they have under the same name.', '');
+        + `for the same emoji, ${ep.stats.skippedSkinTone.length} skin-tone variants dropped (the Fluent sets have no skin-tone `
+        + 'variants and no flags, so neither reaches the intersection; skin-tone variants would be dropped anyway). '
+        + 'Iconify names are CLDR names (lower case, hyphens); '
+        + `${ep.stats.byLabel} matched an emojibase label directly and ${ep.stats.byCodepoint} through their codepoint `
+        + `(Iconify kept an older CLDR name: ${ep.classes.filter((c) => c.match === 'codepoint').map((c) => `${c.icon} = ${c.label}`).join(', ') || 'none in this build'}), `
+        + `${ep.stats.unmatched.length} did not match. The class folder is the current CLDR name in lower case with punctuation `
+        + 'removed ("red apple", "keycap asterisk", "woman\'s hat"). The other sets are drawn for every class they have '
+        + 'under the same name. `--quick` takes 300 classes spread evenly over the CLDR order (so over all categories) '
+        + `and the styles ${QUICK_STYLES.join(', ')}.`, '');
     L.push('| style | set | version | licence | author | images |', '|---|---|---|---|---|---|');
     for (const s of ep.sets) {
         const lic = s.license.url ? `[${s.license.title || s.license.spdx}](${s.license.url})` : (s.license.title || '?');
@@ -1042,6 +1127,14 @@ function readme(ep, pp, summary, opts) {
         for (const r of pp.report) L.push(`- ${r}`);
         L.push('');
     }
+    L.push('## Checks', '');
+    L.push(`Every image is checked after drawing: ${ep.size}×${ep.size}, 8-bit RGB, and not blank (at least 0.1% of its `
+        + 'pixels darker than near-white). Images that fail are left out of the manifests (blank ones are deleted: '
+        + 'white artwork on a transparent background, or an empty source file). '
+        + `${summary.problems.length} left out in this build${summary.problems.length ? ':' : '.'}`, '');
+    for (const p of summary.problems.slice(0, 40)) L.push(`- ${p}`);
+    if (summary.problems.length > 40) L.push(`- ... (${summary.problems.length - 40} more in .work/check-problems.txt)`);
+    if (summary.problems.length) L.push('');
     return L.join('\n');
 }
 

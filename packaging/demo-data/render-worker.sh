@@ -41,13 +41,17 @@ svg_one() { # square SVG -> PNG
     check "$1" "$2" $?
 }
 
-# A bitmap through librsvg: the fallback for images ImageMagick's resource policy refuses
-# (openclipart has PNGs of 10,000 x 16,000 pixels).
+# A PNG through librsvg, for images ImageMagick's resource policy refuses (openclipart has PNGs of
+# 10,000 x 16,000 pixels and more; gdk-pixbuf decodes them whole: ~4 bytes a pixel of memory).
 raster_via_rsvg() { # source destination
+    if [[ ! -r $1 ]]; then
+        echo "cannot read $1" >"$errf"
+        return 1
+    fi
     {
         printf '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="%s" height="%s">' "$size" "$size"
         printf '<image width="%s" height="%s" preserveAspectRatio="xMidYMid meet" xlink:href="data:image/png;base64,' "$size" "$size"
-        base64 -w0 "$1"
+        base64 -w0 "$1" || exit 1
         printf '"/></svg>'
     } | rsvg-convert -u -b white -o "$2" 2>"$errf"
 }
@@ -56,7 +60,7 @@ raster_one() {
     local rc=0 first
     if ! convert "$1[0]" "${fit[@]}" PNG24:"$2" 2>"$errf"; then
         first=$(head -c 200 "$errf" | tr '\n' ' ')
-        if [[ $1 == *.png ]] && raster_via_rsvg "$1" "$2"; then
+        if [[ $1 == *.png && $first == *resource* ]] && raster_via_rsvg "$1" "$2"; then
             echo "note: ImageMagick refused $1 ($first); drawn with rsvg-convert instead" >&2
         else
             rc=$?
@@ -68,14 +72,14 @@ raster_one() {
 }
 
 sheet() { # sheet.svg tiles: draw the sheet, cut it into tiles; one by one if that fails
-    local png="${1%.svg}.png" x y dst svg
+    local png="${1%.svg}.png" dst svg
     if rsvg-convert -b white -o "$png" "$1" 2>"$errf" && node "$helper" crop "$png" "$2" --size "$size" 2>>"$errf"; then
         rm -f "$png"
         return
     fi
     echo "note: sheet $1 failed ($(head -c 300 "$errf" | tr '\n' ' ')); drawing its emoji one by one" >&2
     rm -f "$png"
-    while IFS=$'\t' read -r x y dst svg; do
+    while IFS=$'\t' read -r _ _ dst svg; do
         svg_one "$svg" "$dst"
     done <"$2"
 }
@@ -94,6 +98,9 @@ for job in "$@"; do
                 | convert png:- "${fit[@]}" PNG24:"$dst" 2>>"$errf"
             check "$src" "$dst" $? ;;
         raster) raster_src+=("$src") raster_dst+=("$dst") ;;
+        bigraster)
+            raster_via_rsvg "$src" "$dst"
+            check "$src" "$dst" $? ;;
         *) echo "unknown job kind '$kind'" >"$errf"; check "$src" "$dst" 1 ;;
     esac
 done

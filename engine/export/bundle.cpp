@@ -1,0 +1,334 @@
+#include "engine/export/bundle.h"
+
+#include "engine/core/error.h"
+#include "engine/core/files.h"
+#include "engine/core/log_file.h"
+#include "engine/core/runtime.h"
+#include "engine/core/sha256.h"
+#include "engine/io/safetensors.h"
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace sep::exporting {
+namespace fs = std::filesystem;
+namespace {
+
+std::string activationName(clip::Activation a) { return a == clip::Activation::Gelu ? "gelu" : "quick_gelu"; }
+
+template <typename T>
+T field(const nlohmann::json &j, const char *key, const std::string &source)
+{
+    if (!j.contains(key))
+        throw Error(source + ": manifest.json has no '" + key + "'; the bundle is incomplete. Export it again.");
+    try {
+        return j.at(key).get<T>();
+    } catch (const nlohmann::json::exception &) {
+        throw Error(source + ": manifest.json's '" + key + "' has the wrong type; the bundle is damaged. Export it again.");
+    }
+}
+
+// Every file below `dir`, as paths relative to it.
+std::vector<std::string> filesBelow(const fs::path &dir)
+{
+    std::vector<std::string> out;
+    for (const auto &e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file())
+            out.push_back(fs::relative(e.path(), dir).generic_string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void copyFile(const fs::path &from, const fs::path &to)
+{
+    std::error_code ec;
+    fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+    if (ec)
+        throw Error(from.string() + ": cannot be copied into the bundle (" + ec.message() + ")");
+}
+
+// Unpacks a zipped bundle into a private cache folder keyed by its checksum (reused next time).
+fs::path unpack(const std::string &path)
+{
+    const std::string key = sha256File(path).substr(0, 16);
+    const char *cache = std::getenv("XDG_CACHE_HOME");
+    const char *home = std::getenv("HOME");
+    const fs::path root = cache && *cache ? fs::path(cache) : home && *home ? fs::path(home) / ".cache" : fs::temp_directory_path();
+    const fs::path dir = root / "sep-studio" / "bundles" / key;
+    std::error_code ec;
+    if (fs::exists(dir / "manifest.json", ec))
+        return dir;
+    const fs::path tmp = dir.string() + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(tmp, ec);
+    makeDirectories(tmp.string());
+    try {
+        caffe2::serialize::PyTorchStreamReader reader(path);
+        for (const auto &name : reader.getAllRecords()) {
+            if (name.find("..") != std::string::npos)
+                throw Error(path + ": holds a file named '" + name + "' outside the bundle; refused");
+            auto [data, size] = reader.getRecord(name);
+            const fs::path target = tmp / name;
+            makeDirectories(target.parent_path().string());
+            writeFileAtomic(target.string(), std::string(static_cast<const char *>(data.get()), size));
+        }
+    } catch (const c10::Error &e) {
+        fs::remove_all(tmp, ec);
+        throw Error(path + ": not a readable bundle archive (" + std::string(e.what_without_backtrace()).substr(0, 200)
+                    + "); it may be truncated. Export it again.");
+    }
+    fs::rename(tmp, dir, ec);
+    if (ec) {
+        fs::remove_all(tmp, ec);
+        if (!fs::exists(dir / "manifest.json"))
+            throw Error(path + ": cannot unpack into " + dir.string());
+    }
+    return dir;
+}
+
+} // namespace
+
+nlohmann::json Manifest::toJson() const
+{
+    return {{"format_version", formatVersion},
+            {"method", method},
+            {"options", options},
+            {"class_names", classNames},
+            {"template", templ},
+            {"fusion", fusion},
+            {"backbone",
+             {{"description", backbone.description},
+              {"sha256", backbone.sha256},
+              {"file_name", backbone.fileName},
+              {"parameters", backbone.parameters},
+              {"heads", backbone.heads}}},
+            {"backbone_included", backboneIncluded},
+            {"metrics", metrics},
+            {"created", created},
+            {"producer", producer}};
+}
+
+Manifest Manifest::fromJson(const nlohmann::json &j, const std::string &source)
+{
+    Manifest m;
+    m.formatVersion = field<int>(j, "format_version", source);
+    if (m.formatVersion > kBundleFormat)
+        throw Error(source + ": written by a newer SEP Studio (bundle format " + std::to_string(m.formatVersion)
+                    + ", this one reads up to " + std::to_string(kBundleFormat) + "); update SEP Studio to run it");
+    if (m.formatVersion < 1)
+        throw Error(source + ": bundle format " + std::to_string(m.formatVersion) + " is not a valid version");
+    m.method = field<std::string>(j, "method", source);
+    m.options = j.value("options", nlohmann::json::object());
+    m.classNames = field<std::vector<std::string>>(j, "class_names", source);
+    if (m.classNames.empty())
+        throw Error(source + ": the bundle names no classes");
+    m.templ = j.value("template", "");
+    m.fusion = j.value("fusion", "");
+    const auto &b = j.contains("backbone") ? j["backbone"] : throw Error(source + ": manifest.json has no 'backbone'");
+    m.backbone.description = field<std::string>(b, "description", source);
+    m.backbone.sha256 = field<std::string>(b, "sha256", source);
+    m.backbone.fileName = field<std::string>(b, "file_name", source);
+    m.backbone.parameters = b.value("parameters", int64_t(0));
+    m.backbone.heads = b.value("heads", nlohmann::json::object());
+    m.backboneIncluded = j.value("backbone_included", false);
+    m.metrics = j.value("metrics", nlohmann::json::object());
+    m.created = j.value("created", "");
+    m.producer = j.value("producer", "");
+    return m;
+}
+
+void writeBundle(const std::string &out, prompt::Method &method, clip::LoadedClip &clip, const nlohmann::json &metrics,
+                 const ExportOptions &options)
+{
+    std::error_code ec;
+    if (fs::exists(out, ec))
+        throw Error(out + ": already exists; remove it or choose another name (nothing was overwritten)");
+    if (method.classes().empty())
+        throw Error("export: the method has no class list");
+    const auto &config = clip.config();
+
+    Manifest m;
+    m.method = method.name();
+    m.options = method.options();
+    m.classNames = method.classes();
+    m.templ = m.options.value("template", "");
+    m.fusion = m.options.value("fusion", "");
+    m.backbone.description = config.describe();
+    m.backbone.sha256 = sha256File(clip.weightsPath);
+    m.backbone.fileName = fs::path(clip.weightsPath).filename().string();
+    m.backbone.parameters = config.parameterCount();
+    m.backbone.heads = {{"text", config.text.heads}, {"vision", config.vision.heads}, {"activation", activationName(config.activation)}};
+    m.backboneIncluded = options.includeBackbone;
+    m.metrics = metrics;
+    m.created = timestamp();
+    m.producer = "SEP Studio";
+
+    const fs::path staging = out + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(staging, ec);
+    try {
+        makeDirectories(staging.string());
+        writeFileAtomic((staging / "manifest.json").string(), m.toJson().dump(2) + "\n");
+        io::writeSafetensors((staging / "prompt.safetensors").string(), method.state(),
+                             {{"format", "pt"}, {"method", m.method}});
+        if (options.includeBackbone) {
+            const fs::path backbone = staging / "backbone";
+            makeDirectories(backbone.string());
+            copyFile(clip.weightsPath, backbone / m.backbone.fileName);
+            if (!clip.vocabPath.empty()) {
+                copyFile(clip.vocabPath, backbone / fs::path(clip.vocabPath).filename());
+                const fs::path merges = fs::path(clip.vocabPath).parent_path() / "merges.txt";
+                if (fs::path(clip.vocabPath).filename() == "vocab.json" && fs::exists(merges, ec))
+                    copyFile(merges, backbone / "merges.txt");
+            }
+            const nlohmann::json cfg = {
+                {"text_config", {{"num_attention_heads", config.text.heads}, {"hidden_act", activationName(config.activation)}}},
+                {"vision_config", {{"num_attention_heads", config.vision.heads}, {"hidden_act", activationName(config.activation)}}}};
+            writeFileAtomic((backbone / "config.json").string(), cfg.dump(2) + "\n");
+        }
+        if (options.zip) {
+            const std::string tmpZip = temporaryPathFor(out);
+            {
+                const std::string stem = fs::path(out).stem().string();
+                caffe2::serialize::PyTorchStreamWriter writer(tmpZip);
+                for (const auto &name : filesBelow(staging)) {
+                    const std::string bytes = readFile((staging / name).string());
+                    writer.writeRecord(name, bytes.data(), bytes.size());
+                }
+                writer.writeEndOfFile();
+            }
+            fs::remove_all(staging, ec);
+            commitTemporary(tmpZip, out);
+        } else {
+            fs::rename(staging, out, ec);
+            if (ec)
+                throw Error(out + ": cannot be written (" + ec.message() + ")");
+        }
+    } catch (...) {
+        fs::remove_all(staging, ec);
+        throw;
+    }
+}
+
+Bundle readBundle(const std::string &path)
+{
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        throw Error(path + ": bundle not found");
+    Bundle b;
+    b.path = path;
+    if (fs::is_directory(path, ec)) {
+        b.directory = path;
+    } else {
+        if (fs::file_size(path, ec) == 0)
+            throw Error(path + ": the bundle file is empty (0 bytes); export it again");
+        b.directory = unpack(path).string();
+        b.zipped = true;
+    }
+    const fs::path manifestPath = fs::path(b.directory) / "manifest.json";
+    if (!fs::exists(manifestPath, ec))
+        throw Error(path + ": has no manifest.json; this is not a SEP Studio bundle, or it is incomplete");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(readFile(manifestPath.string()));
+    } catch (const nlohmann::json::exception &e) {
+        throw Error(path + ": manifest.json is not valid JSON (" + std::string(e.what()) + "); the bundle is damaged");
+    }
+    b.manifest = Manifest::fromJson(j, path);
+    const fs::path promptPath = fs::path(b.directory) / "prompt.safetensors";
+    if (!fs::exists(promptPath, ec))
+        throw Error(path + ": has no prompt.safetensors; the bundle is incomplete. Export it again.");
+    b.prompt = io::readSafetensors(promptPath.string());
+    return b;
+}
+
+std::string resolveBackbone(const Bundle &bundle, const std::string &weightsOverride, bool trustWeights)
+{
+    const auto &info = bundle.manifest.backbone;
+    auto check = [&](const std::string &file, bool mustMatch) {
+        const std::string sum = sha256File(file);
+        if (sum != info.sha256 && mustMatch)
+            throw Error(file + ": its checksum (" + sum.substr(0, 12) + "…) differs from the backbone " + bundle.path
+                        + " was tuned on (" + info.sha256.substr(0, 12) + "…, " + info.fileName + "). Give the right weights"
+                        + (trustWeights ? "" : ", or --trust-weights to use these anyway"));
+        return sum == info.sha256;
+    };
+    if (!weightsOverride.empty()) {
+        check(weightsOverride, !trustWeights);
+        return weightsOverride;
+    }
+    std::error_code ec;
+    if (bundle.manifest.backboneIncluded) {
+        const fs::path inside = fs::path(bundle.directory) / "backbone" / info.fileName;
+        if (!fs::exists(inside, ec))
+            throw Error(bundle.path + ": says it includes its backbone, but backbone/" + info.fileName
+                        + " is missing; the bundle is incomplete. Export it again.");
+        if (!check(inside.string(), false))
+            throw Error(bundle.path + ": the included backbone's checksum does not match the manifest; the bundle is "
+                                      "damaged. Export it again.");
+        return inside.string();
+    }
+    // Beside the bundle: the same file name first, then any weights file with the same checksum.
+    const fs::path beside = fs::absolute(bundle.path).parent_path();
+    const fs::path named = beside / info.fileName;
+    if (fs::exists(named, ec) && check(named.string(), false))
+        return named.string();
+    for (const auto &e : fs::directory_iterator(beside, ec)) {
+        const std::string ext = e.path().extension().string();
+        if (e.is_regular_file() && (ext == ".pt" || ext == ".safetensors" || ext == ".bin") && e.path() != named
+            && check(e.path().string(), false))
+            return e.path().string();
+    }
+    throw Error(bundle.path + ": needs its backbone (" + info.fileName + ": " + info.description + ", SHA-256 "
+                + info.sha256.substr(0, 12) + "…). Put that file beside the bundle, give it with --weights, or export "
+                "with --include-backbone");
+}
+
+LoadedBundle loadBundle(const std::string &path, const std::string &weightsOverride, const std::string &vocabOverride,
+                        const std::string &device, const std::string &fusionOverride, bool trustWeights)
+{
+    Bundle bundle = readBundle(path);
+    LoadedBundle out;
+    out.manifest = bundle.manifest;
+    const std::string weights = resolveBackbone(bundle, weightsOverride, trustWeights);
+    clip::LoadOptions load;
+    load.vocabPath = vocabOverride;
+    load.textHeads = bundle.manifest.backbone.heads.value("text", int64_t(0));
+    load.visionHeads = bundle.manifest.backbone.heads.value("vision", int64_t(0));
+    load.activation = bundle.manifest.backbone.heads.value("activation", "");
+    if (vocabOverride.empty() && bundle.manifest.backboneIncluded) {
+        // The vocabulary travels in backbone/ beside the weights.
+        load.vocabPath = clip::Tokenizer::findBeside(weights);
+    }
+    out.clip = clip::loadClip(weights, load);
+    out.clip.model->to(resolveDevice(device));
+    nlohmann::json options = bundle.manifest.options;
+    if (!fusionOverride.empty()) {
+        if (bundle.manifest.method != "sep")
+            throw Error("--fusion applies to SEP bundles; " + path + " holds a " + bundle.manifest.method + " model");
+        options["fusion"] = fusionOverride;
+    }
+    out.method = prompt::makeMethod(bundle.manifest.method, out.clip, options);
+    out.method->setClasses(bundle.manifest.classNames);
+    out.method->loadState(bundle.prompt, path + " (prompt.safetensors)");
+    out.manifest.options = out.method->options();
+    return out;
+}
+
+void writeClassifier(const std::string &dir, prompt::Method &method)
+{
+    const at::Tensor features = method.textClassifier();
+    if (!features.defined())
+        throw Error("the " + method.name() + " method has image-side prompts, so its class embeddings alone do not "
+                    "classify; export the bundle instead");
+    makeDirectories(dir);
+    io::writeSafetensors(dir + "/classifier.safetensors", {{"classifier", features.detach().to(torch::kCPU).contiguous()}},
+                         {{"format", "pt"}, {"method", method.name()}, {"normalized", "true"}});
+    std::string names;
+    for (const auto &c : method.classes())
+        names += c + "\n";
+    writeFileAtomic(dir + "/classes.txt", names);
+}
+
+} // namespace sep::exporting

@@ -1,0 +1,40 @@
+#pragma once
+// The manifest of an exported bundle (see bundle.h), in plain data: torch-free, so the GUI and the
+// predictor's header can show what a bundle holds without LibTorch.
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sep::exporting {
+
+constexpr int kBundleFormat = 1;
+
+struct BackboneInfo {
+    std::string description;   // Config::describe()
+    std::string sha256;        // of the weights file
+    std::string fileName;      // the weights file's name when exported
+    int64_t parameters = 0;
+    nlohmann::json heads;      // {"text": n, "vision": n, "activation": "quick_gelu"}: what shapes cannot carry
+};
+
+struct Manifest {
+    int formatVersion = kBundleFormat;
+    std::string method;
+    nlohmann::json options;    // the method's options table, in full
+    std::vector<std::string> classNames;
+    std::string templ;         // the hand-crafted template (zero-shot, SEP)
+    std::string fusion;        // SEP only: "per-sample" or "reference"
+    BackboneInfo backbone;
+    bool backboneIncluded = false;
+    nlohmann::json metrics;    // e.g. {"accuracy": {"base": 0.8, …}}
+    std::string created;
+    std::string producer;
+
+    nlohmann::json toJson() const;
+    static Manifest fromJson(const nlohmann::json &j, const std::string &source);
+};
+
+} // namespace sep::exporting
