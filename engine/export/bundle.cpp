@@ -177,10 +177,17 @@ void writeBundle(const std::string &out, prompt::Method &method, clip::LoadedCli
             makeDirectories(backbone.string());
             copyFile(clip.weightsPath, backbone / m.backbone.fileName);
             if (!clip.vocabPath.empty()) {
-                copyFile(clip.vocabPath, backbone / fs::path(clip.vocabPath).filename());
-                const fs::path merges = fs::path(clip.vocabPath).parent_path() / "merges.txt";
-                if (fs::path(clip.vocabPath).filename() == "vocab.json" && fs::exists(merges, ec))
-                    copyFile(merges, backbone / "merges.txt");
+                // Under a name Tokenizer::findBeside recognises: gzip merges files keep theirs, the
+                // Hugging Face pair stays a pair, a plain merges file becomes merges.txt.
+                const fs::path vocab(clip.vocabPath);
+                const std::string name = vocab.filename().string();
+                const bool gz = name.size() > 7 && name.compare(name.size() - 7, 7, ".txt.gz") == 0;
+                if (name == "vocab.json") {
+                    copyFile(vocab, backbone / "vocab.json");
+                    copyFile(vocab.parent_path() / "merges.txt", backbone / "merges.txt");
+                } else {
+                    copyFile(vocab, backbone / (gz ? name : std::string("merges.txt")));
+                }
             }
             const nlohmann::json cfg = {
                 {"text_config", {{"num_attention_heads", config.text.heads}, {"hidden_act", activationName(config.activation)}}},
@@ -301,15 +308,15 @@ LoadedBundle loadBundle(const std::string &path, const std::string &weightsOverr
         // The vocabulary travels in backbone/ beside the weights.
         load.vocabPath = clip::Tokenizer::findBeside(weights);
     }
-    out.clip = clip::loadClip(weights, load);
-    out.clip.model->to(resolveDevice(device));
+    out.clip = std::make_unique<clip::LoadedClip>(clip::loadClip(weights, load));
+    out.clip->model->to(resolveDevice(device));
     nlohmann::json options = bundle.manifest.options;
     if (!fusionOverride.empty()) {
         if (bundle.manifest.method != "sep")
             throw Error("--fusion applies to SEP bundles; " + path + " holds a " + bundle.manifest.method + " model");
         options["fusion"] = fusionOverride;
     }
-    out.method = prompt::makeMethod(bundle.manifest.method, out.clip, options);
+    out.method = prompt::makeMethod(bundle.manifest.method, *out.clip, options);
     out.method->setClasses(bundle.manifest.classNames);
     out.method->loadState(bundle.prompt, path + " (prompt.safetensors)");
     out.manifest.options = out.method->options();

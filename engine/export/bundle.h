@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,8 @@ std::string resolveBackbone(const Bundle &bundle, const std::string &weightsOver
 
 // Loads backbone and method, with the learned tensors and the class list, ready to score.
 struct LoadedBundle {
-    clip::LoadedClip clip;
+    // Held by pointer: the method keeps a reference to the model, which must not move with the struct.
+    std::unique_ptr<clip::LoadedClip> clip;
     std::unique_ptr<prompt::Method> method;
     Manifest manifest;
 };

@@ -61,7 +61,7 @@ Prediction Predictor::classifyFile(const std::string &path, int topK, bool selec
 
 const std::vector<std::string> &Predictor::classNames() const { return d->bundle.method->classes(); }
 const exporting::Manifest &Predictor::manifest() const { return d->bundle.manifest; }
-int Predictor::imageSize() const { return static_cast<int>(d->bundle.clip.config().vision.imageSize); }
-int Predictor::gridSize() const { return static_cast<int>(d->bundle.clip.config().vision.gridSize()); }
+int Predictor::imageSize() const { return static_cast<int>(d->bundle.clip->config().vision.imageSize); }
+int Predictor::gridSize() const { return static_cast<int>(d->bundle.clip->config().vision.gridSize()); }
 
 } // namespace sep
