@@ -6,7 +6,10 @@
 #include "engine/prompt/method.h"
 #include "engine/train/metrics.h"
 #include "engine/train/run.h"
+#include "projects/project_store.h"
+#include "projects/run_recorder.h"
 
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <set>
@@ -49,7 +52,7 @@ struct GeneratedOptions {
 
 struct TrainCommand {
     ModelOptions model;
-    std::string data, method = "sep", out;
+    std::string data, method = "sep", out, project;
     int64_t shots = 16;
     std::vector<uint64_t> seeds{1};
     bool baseToNew = false, resume = false, json = false, clsAttention = false;
@@ -67,6 +70,76 @@ void printSummary(const std::string &label, const train::RunSummary &s)
     std::cout << "  (" << std::fixed << std::setprecision(0) << s.seconds << " s)\n";
 }
 
+std::string absolutePath(const std::string &path)
+{
+    return path.empty() ? path : std::filesystem::absolute(path).lexically_normal().string();
+}
+
+// sep train --project P: each seed becomes a run of the project, trained into a folder inside the
+// project's folder and recorded as it goes.
+void runTrainInProject(const TrainCommand &c, train::RunSpec spec, const Hooks &hooks)
+{
+    if (c.resume)
+        throw Error("--resume does not go with --project: continue a project's run with 'sep project resume "
+                    + c.project + " RUN_ID'");
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(c.project, ec)
+                        || std::filesystem::exists(projects::ProjectStore::projectPath(c.project), ec);
+    projects::OpenOptions o;
+    o.purpose = "sep train";
+    auto store = exists ? projects::ProjectStore::open(c.project, o) : projects::ProjectStore::create(c.project, o);
+    if (!exists)
+        hooks.info("created the project " + store.path());
+    for (const auto &note : store.notes())
+        hooks.info("note: " + note);
+
+    // The data: the folder given (imported, or scanned again for changes), or the project's only one.
+    std::optional<int64_t> datasetId;
+    if (c.data.empty()) {
+        const auto datasets = store.datasets();
+        if (datasets.size() != 1)
+            throw Error(store.path() + (datasets.empty() ? " has no dataset yet" : " has several datasets")
+                        + "; say which one with --data FOLDER");
+        datasetId = datasets.front().id;
+        spec.data = datasets.front().root;
+    } else {
+        const auto report = store.importDataset(c.data, {}, hooks);
+        datasetId = report.datasetId;
+        spec.data = report.root;
+        if (!report.firstScan && (!report.added.empty() || !report.removed.empty() || !report.changed.empty()))
+            hooks.info(report.root + " changed since it was last scanned: " + std::to_string(report.added.size())
+                       + " added, " + std::to_string(report.removed.size()) + " removed, "
+                       + std::to_string(report.changed.size()) + " changed");
+        for (const auto &u : report.unreadable)
+            hooks.warn(u.path + ": " + u.reason);
+    }
+    // Absolute, so the run can be resumed from any working directory.
+    spec.weights = absolutePath(spec.weights);
+    spec.vocab = absolutePath(spec.vocab);
+    spec.config = absolutePath(spec.config);
+
+    std::vector<train::RunSummary> summaries;
+    nlohmann::json perSeed = nlohmann::json::array();
+    for (uint64_t seed : c.seeds) {
+        spec.seed = seed;
+        const int64_t id = store.createRun(spec, datasetId);
+        if (!c.json)
+            std::cerr << "run " << id << " → " << store.runFolder(id) << "\n";
+        auto summary = projects::runRecorded(store, id, spec, hooks);
+        if (!c.json)
+            printSummary("run " + std::to_string(id) + " (" + c.method + (c.seeds.size() == 1 ? "" : ", seed " + std::to_string(seed)) + "):",
+                         summary);
+        auto j = summary.toJson();
+        j["id"] = id;
+        j["seed"] = seed;
+        j["run"] = store.runFolder(id);
+        perSeed.push_back(j);
+        summaries.push_back(summary);
+    }
+    if (c.json)
+        printJson({{"method", c.method}, {"project", store.path()}, {"runs", perSeed}});
+}
+
 void runTrain(const TrainCommand &c)
 {
     train::RunSpec spec;
@@ -81,10 +154,18 @@ void runTrain(const TrainCommand &c)
     spec.evalBatch = c.evalBatch;
     spec.clsAttention = c.clsAttention;
     c.generated.apply(c.method, spec.train, spec.methodOptions);
+    if (c.out.empty() == c.project.empty())
+        throw Error(c.out.empty() ? "say where the run goes: --out FOLDER, or --project FILE to record it in a project"
+                                  : "give either --out or --project, not both");
+    const Hooks hooks = terminalHooks(c.json);
+    if (!c.project.empty()) {
+        if (spec.weights.empty())
+            throw Error("--weights is needed to start a run");
+        runTrainInProject(c, spec, hooks);
+        return;
+    }
     if (!c.resume && (spec.data.empty() || spec.weights.empty()))
         throw Error("--data and --weights are needed to start a run (only --resume may leave them out)");
-
-    const Hooks hooks = terminalHooks(c.json);
     std::vector<train::RunSummary> summaries;
     nlohmann::json perSeed = nlohmann::json::array();
     for (uint64_t seed : c.seeds) {
@@ -171,7 +252,10 @@ void addTrainCommands(CLI::App &app)
     train->add_option("--seed", t->seeds, "Seed(s); several run one after the other and report mean ± std")
         ->capture_default_str();
     train->add_flag("--base-to-new", t->baseToNew, "Train on the first half of the classes, test on both halves");
-    train->add_option("--out", t->out, "Run folder to create (or to continue with --resume)")->required();
+    train->add_option("--out", t->out, "Run folder to create (or to continue with --resume)");
+    train->add_option("--project", t->project,
+                      "Record the run in this project (created when missing); its folder holds the run. --data may "
+                      "be left out when the project has one dataset");
     train->add_flag("--resume", t->resume, "Continue the run in --out after its last checkpoint");
     train->add_option("--eval-batch", t->evalBatch, "Images per evaluation batch")->capture_default_str();
     train->add_flag("--cls-attention", t->clsAttention, "Also record the backbone's [CLS] attention per block");

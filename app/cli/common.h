@@ -48,5 +48,6 @@ void addInfoCommand(CLI::App &app);
 void addTrainCommands(CLI::App &app);
 void addPretrainCommand(CLI::App &app);
 void addExportCommands(CLI::App &app);
+void addProjectCommands(CLI::App &app);
 
 } // namespace sep::cli

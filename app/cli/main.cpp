@@ -18,6 +18,7 @@ int main(int argc, char **argv)
     sep::cli::addTrainCommands(app);
     sep::cli::addPretrainCommand(app);
     sep::cli::addExportCommands(app);
+    sep::cli::addProjectCommands(app);
     sep::cli::addBenchCommand(app);
     try {
         app.parse(argc, argv);
