@@ -462,6 +462,16 @@ void TestExport::exportAndPredictFromTheCommandLine()
     const auto again = predictor.classifyFile(m_images[0], 3);
     for (size_t k = 0; k < 3; ++k)
         QCOMPARE(again.logits[k], j["results"][0]["logits"][k].get<float>());
+
+    // The example program (engine only) names the same top class with the same probability.
+    p.start(QStringLiteral(SEP_EXAMPLE_CLASSIFY), {bundle, QString::fromStdString(m_images[0])});
+    QVERIFY(p.waitForFinished(120000));
+    QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+    const QString printed = QString::fromUtf8(p.readAllStandardOutput());
+    const auto &top = j["results"][0]["top"][0];
+    const QString expected = QStringLiteral("%1%  %2").arg(100.0 * top["probability"].get<double>(), 5, 'f', 1)
+                                 .arg(QString::fromStdString(top["class"].get<std::string>()));
+    QVERIFY2(printed.contains(expected), qPrintable(printed + QStringLiteral(" lacks ") + expected));
 }
 
 SEP_TEST_MAIN(TestExport)

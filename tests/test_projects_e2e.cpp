@@ -8,6 +8,7 @@
 
 #include "engine/core/error.h"
 #include "projects/project_store.h"
+#include "projects/sqlite.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
@@ -264,6 +265,27 @@ void TestProjectsE2e::projectCommands()
     r = runSep({QStringLiteral("project"), QStringLiteral("show"), file, QString::number(id)});
     QVERIFY2(r.code == 0, qPrintable(describe(r)));
     QVERIFY(r.out.contains(QStringLiteral("evaluation 'base'")));
+
+    // Export straight from the project: the bundle predicts, and the project records the export.
+    const QString bundle = m_dir.filePath(QStringLiteral("from-project.sepmodel"));
+    r = runSep({QStringLiteral("export"), QStringLiteral("--project"), file, QStringLiteral("--run-id"), QString::number(id),
+                QStringLiteral("--out"), bundle, QStringLiteral("--include-backbone")});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    r = runSep({QStringLiteral("predict"), QStringLiteral("--model"), bundle, m_data + QStringLiteral("/amber/1.png"), QStringLiteral("--json")});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    QCOMPARE(nlohmann::json::parse(r.out.toStdString())["results"].size(), size_t(1));
+    {
+        projects::OpenOptions ro;
+        ro.readOnly = true;
+        auto viewer = ProjectStore::open(file.toStdString(), ro);
+        auto st = viewer.database().prepare("SELECT run_id, path FROM exports");
+        QVERIFY(st.step());
+        QCOMPARE(st.integer(0), id);
+        QCOMPARE(QString::fromStdString(st.text(1)), QFileInfo(bundle).absoluteFilePath());
+    }
+    r = runSep({QStringLiteral("export"), QStringLiteral("--project"), file, QStringLiteral("--run-id"), QStringLiteral("99"),
+                QStringLiteral("--out"), bundle + QStringLiteral("2")});
+    QCOMPARE(r.code, 1);
 
     // A rescan after a file moved away: reported; the run keeps its records.
     const QString moved = m_dir.filePath(QStringLiteral("moved.png"));

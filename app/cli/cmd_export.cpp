@@ -12,11 +12,13 @@
 #include "engine/io/safetensors.h"
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
+#include "projects/project_store.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <optional>
 #include <iomanip>
 #include <iostream>
 
@@ -25,12 +27,29 @@ namespace fs = std::filesystem;
 namespace {
 
 struct ExportCommand {
-    std::string run, out, classifier;
+    std::string run, out, classifier, project;
+    int64_t runId = 0;
     bool includeBackbone = false, zip = false, json = false;
 };
 
-void runExport(const ExportCommand &c)
+void runExport(ExportCommand c)
 {
+    // A project's run: its folder inside the project, and the export recorded in the project.
+    std::optional<projects::ProjectStore> store;
+    if (!c.project.empty()) {
+        if (!c.run.empty() || c.runId <= 0)
+            throw Error("give either --run RUN_DIR, or --project P with --run-id N");
+        projects::OpenOptions o;
+        o.purpose = "sep export";
+        store.emplace(projects::ProjectStore::open(c.project, o));
+        const auto info = store->run(c.runId);
+        if (info.status != "finished")
+            throw Error("run " + std::to_string(c.runId) + " of " + store->path() + " is " + info.displayStatus()
+                        + "; export a finished run (sep project runs " + c.project + " lists them)");
+        c.run = store->runFolder(c.runId);
+    } else if (c.run.empty()) {
+        throw Error("say which run to export: --run RUN_DIR, or --project P --run-id N");
+    }
     const auto spec = train::readRunSpec(c.run);
     clip::LoadOptions load;
     load.configPath = spec.config;
@@ -54,6 +73,9 @@ void runExport(const ExportCommand &c)
         o.includeBackbone = c.includeBackbone;
         o.zip = c.zip;
         exporting::writeBundle(c.out, *method, clip, metrics, o);
+        if (store)
+            store->recordExport(c.runId, fs::absolute(c.out).string(),
+                                {{"include_backbone", c.includeBackbone}, {"zip", c.zip}});
     }
     if (!c.classifier.empty())
         exporting::writeClassifier(c.classifier, *method);
@@ -189,7 +211,9 @@ void addExportCommands(CLI::App &app)
 {
     auto *exp = app.add_subcommand("export", "Write a run's tuned model as a bundle that runs alone (*.sepmodel)");
     auto e = std::make_shared<ExportCommand>();
-    exp->add_option("--run", e->run, "Run folder (from sep train)")->required();
+    exp->add_option("--run", e->run, "Run folder (from sep train --out)");
+    exp->add_option("--project", e->project, "Project (*.sepproj) holding the run; with --run-id");
+    exp->add_option("--run-id", e->runId, "The project's run to export (sep project runs lists them)");
     exp->add_option("--out", e->out, "Bundle to write (a directory, or one file with --zip)");
     exp->add_flag("--include-backbone", e->includeBackbone, "Put the backbone weights and vocabulary inside the bundle");
     exp->add_flag("--zip", e->zip, "Write one zip file instead of a directory");
