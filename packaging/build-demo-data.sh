@@ -4,7 +4,7 @@
 #   pairs/   image-caption pairs from the Debian packages openclipart-png, tuxpaint-stamps-default
 #            and sweethome3d-furniture (for pretraining)
 # Usage: packaging/build-demo-data.sh [--quick] [--out DIR] [--jobs N] [--size PX] [--force] [--no-pairs]
-#   --quick     300 classes in 4 styles, and 200 pairs per source (about a minute)
+#   --quick     300 classes in the 4 styles `sep demo` uses, and 200 pairs per source (about a minute)
 #   --out DIR   where to build (default: demo-data/ in the repository root)
 #   --jobs N    parallel renders (default: the number of cores)
 #   --size PX   image side in pixels (default: 64)

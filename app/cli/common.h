@@ -49,5 +49,6 @@ void addTrainCommands(CLI::App &app);
 void addPretrainCommand(CLI::App &app);
 void addExportCommands(CLI::App &app);
 void addProjectCommands(CLI::App &app);
+void addDemoCommand(CLI::App &app);
 
 } // namespace sep::cli

@@ -17,6 +17,7 @@ int main(int argc, char **argv)
     sep::cli::addZeroShotCommand(app);
     sep::cli::addTrainCommands(app);
     sep::cli::addPretrainCommand(app);
+    sep::cli::addDemoCommand(app);
     sep::cli::addExportCommands(app);
     sep::cli::addProjectCommands(app);
     sep::cli::addBenchCommand(app);

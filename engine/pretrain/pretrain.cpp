@@ -5,6 +5,7 @@
 #include "engine/clip/weights.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "engine/core/text.h"
 #include "engine/core/log_file.h"
 #include "engine/data/few_shot.h"
 #include "engine/io/safetensors.h"
@@ -28,13 +29,8 @@ constexpr double kPi = 3.14159265358979323846;
 
 std::set<std::string> splitList(const std::string &s)
 {
-    std::set<std::string> out;
-    std::stringstream in(s);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty())
-            out.insert(item);
-    return out;
+    const auto items = splitCommaList(s);
+    return {items.begin(), items.end()};
 }
 
 std::string fixed(double v, int digits)
