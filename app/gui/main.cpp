@@ -1,0 +1,81 @@
+// sep-studio: the desktop application. A thin main: application identity (for QSettings), style,
+// the main window, and a few options for scripted use (open a project, take a screenshot, benchmark
+// the UI thread).
+#include "engine/core/runtime.h"
+#include "ui/bench.h"
+#include "ui/jobs.h"
+#include "ui/main_window.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QStyleFactory>
+#include <QTabWidget>
+#include <QTimer>
+#include <QWizard>
+
+int main(int argc, char **argv)
+{
+    sep::configureThreads();
+    QApplication::setHighDpiScaleFactorRoundingPolicy(Qt::HighDpiScaleFactorRoundingPolicy::PassThrough);
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("SEP Studio"));
+    QApplication::setOrganizationName(QStringLiteral("SEP Studio"));
+    QApplication::setOrganizationDomain(QStringLiteral("sep-studio.org"));
+    QApplication::setApplicationVersion(QStringLiteral(SEP_VERSION));
+    QApplication::setDesktopFileName(QStringLiteral("sep-studio"));
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sep-studio.svg")));
+    // Fusion follows the platform's light or dark palette and looks the same everywhere.
+    QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("SEP Studio: few-shot prompt tuning of CLIP models"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("project"), QStringLiteral("A project (.sepproj) to open"), QStringLiteral("[project]"));
+    QCommandLineOption bench(QStringLiteral("bench-ui"), QStringLiteral("Train SEP on generated images for a while and print the UI thread's longest stall and 99th percentile"));
+    QCommandLineOption benchSeconds(QStringLiteral("bench-seconds"), QStringLiteral("Length of --bench-ui (default 60)"), QStringLiteral("s"), QStringLiteral("60"));
+    QCommandLineOption weights(QStringLiteral("weights"), QStringLiteral("Weights for --bench-ui (default: the built-in model)"), QStringLiteral("file"));
+    QCommandLineOption vocab(QStringLiteral("vocab"), QStringLiteral("Vocabulary for --bench-ui's weights, when not beside them"), QStringLiteral("file"));
+    QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save a picture of the window to FILE after a moment, then quit"), QStringLiteral("file"));
+    QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("With --screenshot: the tab to show (0 dataset, 1 curves, 2 results, 3 inspector)"), QStringLiteral("n"));
+    QCommandLineOption delay(QStringLiteral("delay"), QStringLiteral("With --screenshot: milliseconds to wait (default 2000)"), QStringLiteral("ms"), QStringLiteral("2000"));
+    QCommandLineOption dialog(QStringLiteral("dialog"), QStringLiteral("With --screenshot: open a dialog first (new, train, export)"), QStringLiteral("name"));
+    dialog.setFlags(QCommandLineOption::HiddenFromHelp);
+    QCommandLineOption dialogPage(QStringLiteral("dialog-page"), QStringLiteral("With --dialog: go this many pages on in a wizard"), QStringLiteral("n"));
+    dialogPage.setFlags(QCommandLineOption::HiddenFromHelp);
+    parser.addOptions({bench, benchSeconds, weights, vocab, screenshot, tab, delay, dialog, dialogPage});
+    parser.process(app);
+
+    sep::ui::MainWindow window;
+    window.show();
+    if (!parser.positionalArguments().isEmpty())
+        window.openProject(QDir::current().absoluteFilePath(parser.positionalArguments().first()));
+    if (parser.isSet(tab))
+        window.tabs()->setCurrentIndex(parser.value(tab).toInt());
+    if (parser.isSet(dialog)) {
+        const QString name = parser.value(dialog);
+        if (name == QLatin1String("new"))
+            window.newProject();
+        else if (name == QLatin1String("train"))
+            window.trainDialog();
+        else if (name == QLatin1String("export"))
+            window.exportDialog();
+        if (auto *wizard = window.findChild<QWizard *>())
+            for (int i = 0; i < parser.value(dialogPage).toInt(); ++i)
+                wizard->next();
+    }
+    if (parser.isSet(screenshot)) {
+        const QString file = parser.value(screenshot);
+        QTimer::singleShot(parser.value(delay).toInt(), &window, [&window, file] {
+            QWidget *target = QApplication::activeModalWidget() ? QApplication::activeModalWidget() : &window;
+            const bool ok = target->grab().save(file);
+            QApplication::exit(ok ? 0 : 1);
+        });
+    }
+    if (parser.isSet(bench))
+        sep::ui::startUiBench(&window, parser.value(benchSeconds).toInt(), parser.value(weights), parser.value(vocab));
+    const int code = app.exec();
+    sep::ui::stopAllJobs();   // no worker may outlive the application
+    return code;
+}

@@ -1,0 +1,546 @@
+// The desktop application's pieces that need no training: option pages generated from the engine's
+// tables, the confusion-matrix and runs models, the plot's batching, the new-project wizard's checks
+// and bad input through the window.
+#include "engine/core/runtime.h"
+#include "engine/prompt/coop.h"
+#include "engine/prompt/method.h"
+#include "engine/prompt/sep_method.h"
+#include "engine/prompt/zeroshot.h"
+#include "engine/train/trainer.h"
+#include "support/fixtures.h"
+#include "ui/confusion_model.h"
+#include "ui/curves_view.h"
+#include "ui/engine_facade.h"
+#include "ui/jobs.h"
+#include "ui/log_dock.h"
+#include "ui/main_window.h"
+#include "ui/new_project_wizard.h"
+#include "ui/option_editor.h"
+#include "ui/runs_model.h"
+#include "ui/train_wizard.h"
+#include "ui/welcome_page.h"
+
+#include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QRadioButton>
+#include <QListWidget>
+#include <QMimeData>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStackedWidget>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace sep;
+using namespace sep::ui;
+
+namespace {
+
+// Sets every editor to a value other than its default (inside its range) and returns what was set.
+nlohmann::json changeEveryEditor(OptionEditor &editor)
+{
+    nlohmann::json expected = nlohmann::json::object();
+    for (const auto &s : editor.group().specs) {
+        QWidget *w = editor.editorFor(s.key);
+        switch (s.type) {
+        case OptionSpec::Type::Int: {
+            auto *spin = qobject_cast<QSpinBox *>(w);
+            const int v = spin->value() < spin->maximum() ? spin->value() + 1 : spin->value() - 1;
+            spin->setValue(v);
+            expected[s.key] = static_cast<int64_t>(v);
+            break;
+        }
+        case OptionSpec::Type::Real: {
+            auto *spin = qobject_cast<QDoubleSpinBox *>(w);
+            const double v = spin->value() < spin->maximum() - 0.5 ? spin->value() + 0.5 : spin->minimum();
+            spin->setValue(v);
+            expected[s.key] = spin->value();
+            break;
+        }
+        case OptionSpec::Type::Bool: {
+            auto *box = qobject_cast<QCheckBox *>(w);
+            box->setChecked(!box->isChecked());
+            expected[s.key] = box->isChecked();
+            break;
+        }
+        case OptionSpec::Type::Choice: {
+            auto *combo = qobject_cast<QComboBox *>(w);
+            combo->setCurrentIndex((combo->currentIndex() + 1) % combo->count());
+            expected[s.key] = combo->currentText().toStdString();
+            break;
+        }
+        case OptionSpec::Type::Text: {
+            auto *line = qobject_cast<QLineEdit *>(w);
+            line->setText(QStringLiteral("a drawing of a {}."));
+            expected[s.key] = "a drawing of a {}.";
+            break;
+        }
+        }
+    }
+    return expected;
+}
+
+// Reads `values` into the engine's own struct through its table and back: what the engine will use.
+nlohmann::json throughEngine(const std::string &method, const std::string &group, const nlohmann::json &values)
+{
+    if (group == "train")
+        return train::TrainOptions::table().toJson(train::TrainOptions::table().fromJson(values));
+    if (method == "sep")
+        return prompt::SepOptions::table().toJson(prompt::SepOptions::table().fromJson(values));
+    if (method == "coop")
+        return prompt::CoOpOptions::table().toJson(prompt::CoOpOptions::table().fromJson(values));
+    return prompt::ZeroShotOptions::table().toJson(prompt::ZeroShotOptions::table().fromJson(values));
+}
+
+int distinctColours(const QImage &image)
+{
+    QSet<QRgb> colours;
+    const QImage small = image.scaled(200, 150);
+    for (int y = 0; y < small.height(); ++y)
+        for (int x = 0; x < small.width(); ++x)
+            colours.insert(small.pixel(x, y));
+    return colours.size();
+}
+
+} // namespace
+
+class TestUiWidgets : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void advancedPageHasOneEditorPerOption_data();
+    void advancedPageHasOneEditorPerOption();
+    void trainWizardRebuildsEditorsPerMethod();
+    void trainWizardSpecPassesTheEngine();
+    void confusionModelCells();
+    void runsAggregateOverSeeds();
+    void curvesBatchReplots();
+    void wizardDetectsModel();
+    void wizardRefusesBadWeights();
+    void wizardScansFolder();
+    void wizardRefusesFileAndEmptyFolder();
+    void wizardCreatesProject();
+    void wizardOffersBuiltinModel();
+    void windowRefusesWhatIsNotAProject();
+
+private:
+    QTemporaryDir m_dir;
+    test::ModelFiles m_model;
+    QString m_data;
+};
+
+void TestUiWidgets::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(m_dir.isValid());
+    QVERIFY(QDir().mkpath(m_dir.filePath(QStringLiteral("model"))));
+    m_model = test::writeTinyModelFiles(m_dir.filePath(QStringLiteral("model")).toStdString(), 1);
+    m_data = m_dir.filePath(QStringLiteral("colours"));
+    test::writeColourFolder(m_data, {"red_thing", "green_thing", "blue_thing", "grey_thing"}, 4, 1);
+}
+
+void TestUiWidgets::advancedPageHasOneEditorPerOption_data()
+{
+    QTest::addColumn<QString>("method");
+    for (const auto &m : facade::methods())
+        QTest::newRow(m.c_str()) << QString::fromStdString(m);
+}
+
+void TestUiWidgets::advancedPageHasOneEditorPerOption()
+{
+    QFETCH(QString, method);
+    const auto groups = facade::optionGroups(method.toStdString());
+    size_t specs = 0;
+    for (const auto &g : groups) {
+        OptionEditor editor(g);
+        // One editor per spec of the engine's table, each named by its key and showing the default.
+        QCOMPARE(static_cast<size_t>(editor.editorCount()), g.specs.size());
+        specs += g.specs.size();
+        QCOMPARE(editor.values(), throughEngine(method.toStdString(), g.key, nlohmann::json::object()));
+        // Every value written in the page arrives in the engine's struct unchanged.
+        const nlohmann::json expected = changeEveryEditor(editor);
+        const nlohmann::json got = throughEngine(method.toStdString(), g.key, editor.values());
+        for (auto it = expected.begin(); it != expected.end(); ++it)
+            QVERIFY2(got.at(it.key()) == it.value(), (it.key() + ": " + got.at(it.key()).dump() + " vs " + it.value().dump()).c_str());
+        editor.resetToDefaults();
+        QCOMPARE(editor.values(), throughEngine(method.toStdString(), g.key, nlohmann::json::object()));
+    }
+    // The groups are the engine's tables, not a copy: method options + training options.
+    size_t engineSpecs = prompt::methodOptionSpecs(method.toStdString()).size();
+    if (method != QLatin1String("zeroshot"))
+        engineSpecs += train::TrainOptions::table().specs().size();
+    QCOMPARE(specs, engineSpecs);
+}
+
+void TestUiWidgets::trainWizardRebuildsEditorsPerMethod()
+{
+    projects::DatasetInfo d;
+    d.root = m_data.toStdString();
+    d.classes = 4;
+    d.images = 16;
+    ProjectDefaults defaults;
+    defaults.weights = QString::fromStdString(m_model.weights);
+    TrainWizard wizard({d}, defaults);
+    wizard.setMethod(QStringLiteral("sep"));
+    QCOMPARE(wizard.editors().size(), size_t(2));
+    QCOMPARE(wizard.editors()[0]->editorCount(), static_cast<int>(prompt::SepOptions::table().specs().size()));
+    wizard.setMethod(QStringLiteral("coop"));
+    QCOMPARE(wizard.editors().size(), size_t(2));
+    QCOMPARE(wizard.editors()[0]->editorCount(), static_cast<int>(prompt::CoOpOptions::table().specs().size()));
+    wizard.setMethod(QStringLiteral("zeroshot"));
+    QCOMPARE(wizard.editors().size(), size_t(1));
+}
+
+void TestUiWidgets::trainWizardSpecPassesTheEngine()
+{
+    projects::DatasetInfo d;
+    d.root = m_data.toStdString();
+    d.classes = 4;
+    d.images = 16;
+    ProjectDefaults defaults;
+    defaults.weights = QString::fromStdString(m_model.weights);
+    TrainWizard wizard({d}, defaults);
+    wizard.setMethod(QStringLiteral("sep"));
+    // The quick-look preset reaches the training editor.
+    wizard.applyPreset(2);
+    auto *epochs = wizard.editors()[1]->editorFor("epochs");
+    QVERIFY(epochs);
+    QCOMPARE(qobject_cast<QSpinBox *>(epochs)->value(), 5);
+    qobject_cast<QSpinBox *>(wizard.editors()[0]->editorFor("n_ctx"))->setValue(3);
+    const auto spec = facade::checkSpec(wizard.spec());
+    QCOMPARE(spec.at("method").get<std::string>(), std::string("sep"));
+    QCOMPARE(spec.at("method_options").at("n_ctx").get<int>(), 3);
+    QCOMPARE(spec.at("train").at("epochs").get<int>(), 5);
+    QCOMPARE(spec.at("data").get<std::string>(), m_data.toStdString());
+    // Every recipe preset of every method gives a spec the engine accepts.
+    for (const auto &m : facade::methods()) {
+        wizard.setMethod(QString::fromStdString(m));
+        for (size_t i = 0; i < facade::presets(m).size(); ++i) {
+            wizard.applyPreset(static_cast<int>(i));
+            try {
+                facade::checkSpec(wizard.spec());
+            } catch (const Error &e) {
+                QFAIL((m + " preset " + facade::presets(m)[i].name + ": " + e.what()).c_str());
+            }
+        }
+    }
+    wizard.setMethod(QStringLiteral("sep"));
+    // A value outside the engine's range is refused with the key named.
+    nlohmann::json bad = wizard.spec();
+    bad["train"]["epochs"] = 0;
+    try {
+        facade::checkSpec(bad);
+        QFAIL("epochs 0 passed");
+    } catch (const Error &e) {
+        QVERIFY2(std::string(e.what()).find("epochs") != std::string::npos, e.what());
+    }
+}
+
+void TestUiWidgets::confusionModelCells()
+{
+    ConfusionModel m;
+    // rows = true class: cat 8 right 2 wrong (as dog); dog 5/5; bird 0 images.
+    m.setMatrix({"cat", "dog", "bird"}, {8, 2, 0, 0, 5, 0, 0, 0, 0});
+    QCOMPARE(m.rowCount(), 3);
+    QCOMPARE(m.columnCount(), 3);
+    QCOMPARE(m.count(0, 0), int64_t(8));
+    QCOMPARE(m.count(0, 1), int64_t(2));
+    QCOMPARE(m.count(1, 0), int64_t(0));
+    QCOMPARE(m.fraction(0, 0), 0.8);
+    QCOMPARE(m.fraction(0, 1), 0.2);
+    QCOMPARE(m.fraction(1, 1), 1.0);
+    QCOMPARE(m.fraction(2, 2), 0.0);   // empty row: no division by zero
+    QCOMPARE(m.data(m.index(0, 1), Qt::DisplayRole).toString(), QStringLiteral("2"));
+    QVERIFY(!m.data(m.index(1, 0), Qt::DisplayRole).isValid());
+    QCOMPARE(m.headerData(2, Qt::Horizontal, Qt::DisplayRole).toString(), QStringLiteral("bird"));
+    // Stronger cells are darker.
+    const QColor strong = m.data(m.index(1, 1), Qt::BackgroundRole).value<QColor>();
+    const QColor weak = m.data(m.index(0, 1), Qt::BackgroundRole).value<QColor>();
+    const QColor none = m.data(m.index(2, 2), Qt::BackgroundRole).value<QColor>();
+    QVERIFY(strong.lightness() < none.lightness());
+    QVERIFY(weak.lightness() < none.lightness());
+    QCOMPARE(none, QColor(Qt::white));
+    // A damaged matrix (wrong size) shows empty, never reads past its end.
+    m.setMatrix({"a", "b"}, {1, 2, 3});
+    QCOMPARE(m.count(1, 1), int64_t(0));
+}
+
+void TestUiWidgets::runsAggregateOverSeeds()
+{
+    std::vector<projects::RunInfo> runs(4);
+    for (size_t i = 0; i < runs.size(); ++i) {
+        runs[i].id = static_cast<int64_t>(i + 1);
+        runs[i].method = i < 3 ? "sep" : "coop";
+        runs[i].shots = 16;
+        runs[i].seed = i + 1;
+        runs[i].baseToNew = true;
+        runs[i].status = "finished";
+    }
+    runs[0].accuracy = {{"base", 0.80}, {"new", 0.60}};
+    runs[1].accuracy = {{"base", 0.90}, {"new", 0.70}};
+    runs[2].status = "failed";   // left out
+    runs[3].accuracy = {{"base", 0.85}, {"new", 0.50}};
+    runs[0].harmonicMean = 2 * 0.8 * 0.6 / 1.4;
+    runs[1].harmonicMean = 2 * 0.9 * 0.7 / 1.6;
+    const auto groups = aggregateRuns(runs);
+    QCOMPARE(groups.size(), size_t(2));
+    const RunGroup &sep = groups[0].method == "sep" ? groups[0] : groups[1];
+    QCOMPARE(sep.base.n, 2);
+    QVERIFY(std::abs(sep.base.mean - 0.85) < 1e-12);
+    QVERIFY(std::abs(sep.base.std - std::sqrt(0.005)) < 1e-12);   // sample std of 0.8, 0.9
+    QCOMPARE(sep.hm.n, 2);
+    QCOMPARE(formatStat(sep.base), QStringLiteral("85.0 ± 7.1"));
+    QCOMPARE(formatStat(meanStd({0.5})), QStringLiteral("50.0"));
+    QCOMPARE(formatStat(meanStd({})), QStringLiteral("–"));
+
+    RunsModel model;
+    model.setRuns(runs);
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(model.data(model.index(0, RunsModel::Base), Qt::DisplayRole).toString(), QStringLiteral("80.0%"));
+    QCOMPARE(model.data(model.index(2, RunsModel::Status), Qt::DisplayRole).toString(), QStringLiteral("failed"));
+}
+
+void TestUiWidgets::curvesBatchReplots()
+{
+    CurvesView view;
+    view.resize(600, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QTest::qWait(250);
+    const int before = view.replotCount();
+    std::vector<projects::EpochRow> rows;
+    for (int e = 1; e <= 50; ++e) {
+        projects::EpochRow r;
+        r.epoch = e;
+        r.loss = 2.0 / e;
+        r.testAccuracy = {{"base", 0.5 + e * 0.005}, {"new", 0.4 + e * 0.004}};
+        rows.push_back(r);
+        view.setRun(1, QStringLiteral("run 1"), rows);   // 50 updates in a burst …
+    }
+    QCOMPARE(view.pointCount(1), 50);
+    QTRY_VERIFY(view.replotCount() > before);
+    QTest::qWait(300);
+    QVERIFY2(view.replotCount() - before <= 4, "a burst of updates must be replotted once, not per update");
+    view.setRun(2, QStringLiteral("run 2"), {rows.begin(), rows.begin() + 10});
+    QCOMPARE(view.pointCount(2), 10);
+    QCOMPARE(view.runs().size(), 2);
+    const QString png = m_dir.filePath(QStringLiteral("curves.png"));
+    const QString pdf = m_dir.filePath(QStringLiteral("curves.pdf"));
+    QVERIFY(view.savePng(png));
+    QVERIFY(view.savePdf(pdf));
+    QVERIFY(QFileInfo(png).size() > 1000);
+    QVERIFY(QFileInfo(pdf).size() > 1000);
+    QVERIFY(distinctColours(QImage(png)) > 10);
+    view.removeRun(1);
+    QCOMPARE(view.pointCount(1), 0);
+}
+
+void TestUiWidgets::wizardDetectsModel()
+{
+    NewProjectWizard wizard;
+    QSignalSpy checked(&wizard, &NewProjectWizard::modelChecked);
+    // The tiny model's byte-level vocabulary has a name the loader does not look for: without it the
+    // wizard asks for one …
+    wizard.chooseWeights(QString::fromStdString(m_model.weights));
+    QVERIFY(checked.wait(30000));
+    QCOMPARE(checked.first().first().toBool(), false);
+    QVERIFY2(wizard.modelMessage().contains(QStringLiteral("vocab"), Qt::CaseInsensitive), qPrintable(wizard.modelMessage()));
+    // … and with it, shows the architecture.
+    checked.clear();
+    wizard.findChild<QLineEdit *>(QStringLiteral("vocabPath"))->setText(QString::fromStdString(m_model.vocab));
+    wizard.chooseWeights(QString::fromStdString(m_model.weights));
+    QVERIFY(checked.wait(30000));
+    QVERIFY2(checked.first().first().toBool(), qPrintable(wizard.modelMessage()));
+    QVERIFY(wizard.modelReady());
+    QVERIFY(wizard.model().parameters > 0);
+    QVERIFY2(wizard.modelMessage().contains(QStringLiteral("parameters")), qPrintable(wizard.modelMessage()));
+    QVERIFY2(wizard.modelMessage().contains(QStringLiteral("patch 8")), qPrintable(wizard.modelMessage()));
+}
+
+void TestUiWidgets::wizardRefusesBadWeights()
+{
+    const QString junk = m_dir.filePath(QStringLiteral("not-weights.pt"));
+    {
+        QFile f(junk);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("this is not a model\n");
+    }
+    NewProjectWizard wizard;
+    QSignalSpy checked(&wizard, &NewProjectWizard::modelChecked);
+    wizard.chooseWeights(junk);
+    QVERIFY(checked.wait(30000));
+    QCOMPARE(checked.first().first().toBool(), false);
+    QVERIFY(!wizard.modelReady());
+    QVERIFY2(wizard.modelMessage().contains(QStringLiteral("not-weights.pt")), qPrintable(wizard.modelMessage()));
+    // A folder dropped where weights go.
+    checked.clear();
+    wizard.chooseWeights(m_data);
+    QVERIFY(checked.wait(30000));
+    QCOMPARE(checked.first().first().toBool(), false);
+    QVERIFY2(wizard.modelMessage().contains(QStringLiteral("is a folder")), qPrintable(wizard.modelMessage()));
+    QVERIFY(QFile::exists(junk));   // nothing lost
+}
+
+void TestUiWidgets::wizardScansFolder()
+{
+    NewProjectWizard wizard;
+    QSignalSpy scanned(&wizard, &NewProjectWizard::folderScanned);
+    // One unreadable file among the images.
+    const QString broken = m_dir.filePath(QStringLiteral("withbroken"));
+    test::writeColourFolder(broken, {"a", "b"}, 3, 2);
+    {
+        QFile f(broken + QStringLiteral("/a/broken.png"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("PNG? no");
+    }
+    wizard.chooseFolder(broken);
+    QVERIFY(scanned.wait(30000));
+    QCOMPARE(scanned.first().first().toBool(), true);
+    QCOMPARE(wizard.classTable()->rowCount(), 2);
+    QCOMPARE(wizard.classTable()->item(0, 2)->text(), QStringLiteral("4"));   // counts include the broken file …
+    QVERIFY2(wizard.folderMessage().contains(QStringLiteral("2 classes")), qPrintable(wizard.folderMessage()));
+    QVERIFY2(wizard.folderMessage().contains(QStringLiteral("not usable")), qPrintable(wizard.folderMessage()));   // … flagged
+    auto *issues = wizard.findChild<QListWidget *>(QStringLiteral("scanIssues"));
+    QVERIFY(issues);
+    bool named = false;
+    for (int i = 0; i < issues->count(); ++i)
+        named |= issues->item(i)->text().contains(QStringLiteral("broken.png"));
+    QVERIFY(named);
+    // Class names are editable.
+    wizard.classTable()->item(1, 0)->setText(QStringLiteral("bee"));
+    QCOMPARE(wizard.classNames(), QStringList({QStringLiteral("a"), QStringLiteral("bee")}));
+}
+
+void TestUiWidgets::wizardRefusesFileAndEmptyFolder()
+{
+    NewProjectWizard wizard;
+    QSignalSpy scanned(&wizard, &NewProjectWizard::folderScanned);
+    wizard.chooseFolder(QString::fromStdString(m_model.weights));   // a file dropped where a folder goes
+    QCOMPARE(scanned.count(), 1);
+    QCOMPARE(scanned.first().first().toBool(), false);
+    QVERIFY2(wizard.folderMessage().contains(QStringLiteral("is a file")), qPrintable(wizard.folderMessage()));
+    scanned.clear();
+    const QString empty = m_dir.filePath(QStringLiteral("empty"));
+    QDir().mkpath(empty + QStringLiteral("/no_images_here"));
+    wizard.chooseFolder(empty);
+    QVERIFY(scanned.wait(30000));
+    QCOMPARE(scanned.first().first().toBool(), false);
+    QVERIFY(!wizard.folderReady());
+    QVERIFY2(wizard.folderMessage().contains(empty), qPrintable(wizard.folderMessage()));
+}
+
+void TestUiWidgets::wizardCreatesProject()
+{
+    NewProjectWizard wizard;
+    wizard.show();
+    wizard.setName(QStringLiteral("made-by-wizard"), m_dir.path());
+    QSignalSpy model(&wizard, &NewProjectWizard::modelChecked);
+    QSignalSpy folder(&wizard, &NewProjectWizard::folderScanned);
+    QSignalSpy created(&wizard, &NewProjectWizard::projectCreated);
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(NewProjectWizard::ModelPage));
+    wizard.findChild<QLineEdit *>(QStringLiteral("vocabPath"))->setText(QString::fromStdString(m_model.vocab));
+    wizard.chooseWeights(QString::fromStdString(m_model.weights));
+    QVERIFY(model.wait(30000));
+    QVERIFY(wizard.button(QWizard::NextButton)->isEnabled());
+    const QString shots = QStringLiteral(SEP_TEST_BINARY_DIR "/screenshots");
+    QDir().mkpath(shots);
+    wizard.resize(820, 620);
+    QVERIFY(wizard.grab().save(shots + QStringLiteral("/new-project-model.png")));
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(NewProjectWizard::DataPage));
+    wizard.chooseFolder(m_data);
+    QVERIFY(folder.wait(30000));
+    QVERIFY(wizard.grab().save(shots + QStringLiteral("/new-project-images.png")));
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(NewProjectWizard::ProtocolPage));
+    QCOMPARE(wizard.findChild<QSpinBox *>(QStringLiteral("shots"))->value(), 16);
+    QVERIFY(wizard.findChild<QCheckBox *>(QStringLiteral("baseToNew"))->isChecked());
+    wizard.button(QWizard::FinishButton)->click();
+    QVERIFY(created.wait(60000));
+    const QString path = m_dir.filePath(QStringLiteral("made-by-wizard.sepproj"));
+    QCOMPARE(created.first().first().toString(), path);
+    QVERIFY(QFile::exists(path));
+    QCOMPARE(ProjectDefaults::load(path).weights, QString::fromStdString(m_model.weights));
+    // A second project of the same name is refused on the first page, the first left alone.
+    NewProjectWizard again;
+    again.show();
+    again.setName(QStringLiteral("made-by-wizard"), m_dir.path());
+    again.next();
+    QCOMPARE(again.currentId(), int(NewProjectWizard::NamePage));
+}
+
+void TestUiWidgets::wizardOffersBuiltinModel()
+{
+    if (facade::builtinModelWeights().empty())
+        QSKIP("the built-in model is not installed in this tree (resources/models/builtin)");
+    NewProjectWizard wizard;
+    wizard.show();
+    wizard.setName(QStringLiteral("with-builtin"), m_dir.path());
+    QSignalSpy model(&wizard, &NewProjectWizard::modelChecked);
+    QSignalSpy folder(&wizard, &NewProjectWizard::folderScanned);
+    QSignalSpy created(&wizard, &NewProjectWizard::projectCreated);
+    wizard.next();
+    // Offered and chosen by default, with its architecture shown before going on.
+    QVERIFY(wizard.findChild<QRadioButton *>(QStringLiteral("modelBuiltin"))->isChecked());
+    QVERIFY(model.wait(60000));
+    QVERIFY2(wizard.modelReady(), qPrintable(wizard.modelMessage()));
+    QVERIFY(wizard.model().parameters > 0);
+    QVERIFY(wizard.modelMessage().contains(QStringLiteral("parameters")));
+    QVERIFY(wizard.grab().save(QStringLiteral(SEP_TEST_BINARY_DIR "/screenshots/new-project-builtin.png")));
+    wizard.next();
+    wizard.chooseFolder(m_data);
+    QVERIFY(folder.wait(30000));
+    wizard.next();
+    wizard.button(QWizard::FinishButton)->click();
+    QVERIFY(created.wait(60000));
+    QCOMPARE(ProjectDefaults::load(m_dir.filePath(QStringLiteral("with-builtin.sepproj"))).weights,
+             QString::fromStdString(facade::builtinModelWeights()));
+}
+
+void TestUiWidgets::windowRefusesWhatIsNotAProject()
+{
+    MainWindow window;
+    window.setInteractive(false);
+    window.show();
+    // An image renamed .sepproj: a message naming it, the file untouched, still on the welcome page.
+    const QString fake = m_dir.filePath(QStringLiteral("picture.sepproj"));
+    QVERIFY(QFile::copy(m_data + QStringLiteral("/red_thing/0.png"), fake));
+    const QByteArray before = [&] {
+        QFile f(fake);
+        f.open(QIODevice::ReadOnly);
+        return f.readAll();
+    }();
+    QVERIFY(!window.openProject(fake));
+    QVERIFY2(window.logDock()->text().contains(QStringLiteral("picture.sepproj")), qPrintable(window.logDock()->text()));
+    QCOMPARE(window.pages()->currentWidget(), static_cast<QWidget *>(window.welcome()));
+    QFile f(fake);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    QCOMPARE(f.readAll(), before);
+    QVERIFY(!QFile::exists(fake + QStringLiteral(".lock")));
+    // A folder dropped on the window.
+    QMimeData mime;
+    mime.setUrls({QUrl::fromLocalFile(m_data)});
+    QDropEvent drop(QPointF(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+    QApplication::sendEvent(&window, &drop);
+    QVERIFY2(window.logDock()->text().contains(QStringLiteral("is not a SEP Studio project")), qPrintable(window.logDock()->text()));
+}
+
+int main(int argc, char **argv)
+{
+    sep::configureThreads();
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("SEP Studio tests"));
+    QApplication::setApplicationName(QStringLiteral("test_ui_widgets"));
+    TestUiWidgets tc;
+    QTEST_SET_MAIN_SOURCE_PATH
+    const int failed = QTest::qExec(&tc, argc, argv);
+    return sep::ui::stopAllJobs() ? failed : 1;
+}
+
+#include "test_ui_widgets.moc"

@@ -1,0 +1,334 @@
+// The desktop application end to end on a tiny model: a training worker runs to the end with
+// progress and curves, cancel stops it (status cancelled) and resume finishes it; the main window
+// opens the project and shows its runs, curves, results and an image in the inspector; export writes
+// a bundle; screenshots of the main views are written to the build folder and must show content.
+#include "engine/core/runtime.h"
+#include "support/fixtures.h"
+#include "ui/confusion_model.h"
+#include "ui/curves_view.h"
+#include "ui/dataset_view.h"
+#include "ui/engine_facade.h"
+#include "ui/export_dialog.h"
+#include "ui/inspector_view.h"
+#include "ui/jobs.h"
+#include "ui/main_window.h"
+#include "ui/project_session.h"
+#include "ui/results_view.h"
+#include "ui/runs_model.h"
+
+#include <QApplication>
+#include <QSignalSpy>
+#include <QStackedWidget>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QUndoStack>
+#include <QtTest>
+
+using namespace sep;
+using namespace sep::ui;
+
+namespace {
+
+int distinctColours(const QImage &image)
+{
+    QSet<QRgb> colours;
+    const QImage small = image.scaled(240, 160);
+    for (int y = 0; y < small.height(); ++y)
+        for (int x = 0; x < small.width(); ++x)
+            colours.insert(small.pixel(x, y));
+    return colours.size();
+}
+
+} // namespace
+
+class TestUiWorkflow : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void workerTrainsToTheEnd();
+    void cancelThenResume();
+    void failureBecomesASignal();
+    void windowShowsTheProject();
+    void inspectorRendersSelection();
+    void exportWritesBundle();
+    void screenshotsShowContent();
+    void classRenameIsUndoable();
+
+private:
+    nlohmann::json spec(int epochs) const;
+    QString path(const QString &name) const { return m_keep.isEmpty() ? m_dir.filePath(name) : m_keep + QLatin1Char('/') + name; }
+    QTemporaryDir m_dir;
+    QString m_keep;
+    test::ModelFiles m_model;
+    QString m_data, m_project;
+    qint64 m_finishedRun = 0;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+void TestUiWorkflow::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QVERIFY(m_dir.isValid());
+    // SEP_TEST_KEEP=DIR keeps the project, model and images there (for screenshots by hand).
+    const QString keep = qEnvironmentVariable("SEP_TEST_KEEP");
+    if (!keep.isEmpty()) {
+        QDir(keep).removeRecursively();
+        m_dir.setAutoRemove(false);
+        QVERIFY(QDir().mkpath(keep));
+        m_keep = keep;
+    }
+    QVERIFY(QDir().mkpath(path(QStringLiteral("model"))));
+    m_model = test::writeTinyModelFiles(path(QStringLiteral("model")).toStdString(), 2);
+    m_data = path(QStringLiteral("colours"));
+    test::writeColourFolder(m_data, {"amber", "blue", "crimson", "green"}, 5, 3);
+    m_project = path(QStringLiteral("ui.sepproj"));
+    auto *job = new CreateProjectJob(m_project, m_data);
+    QSignalSpy done(job, &Job::done);
+    startJob(job);
+    QVERIFY(done.wait(60000));
+    QCOMPARE(done.first().first().value<Job::Status>(), Job::Succeeded);
+}
+
+nlohmann::json TestUiWorkflow::spec(int epochs) const
+{
+    nlohmann::json s = facade::defaultSpec();
+    s["data"] = m_data.toStdString();
+    s["weights"] = m_model.weights;
+    s["vocab"] = m_model.vocab;
+    s["config"] = m_model.config;
+    s["device"] = "cpu";
+    s["method"] = "sep";
+    s["shots"] = 2;
+    s["base_to_new"] = true;
+    s["cls_attention"] = true;
+    s["train"]["epochs"] = epochs;
+    s["train"]["batch"] = 4;
+    s["train"]["lr"] = 0.01;
+    s["eval_batch"] = 16;
+    return facade::checkSpec(s);
+}
+
+void TestUiWorkflow::workerTrainsToTheEnd()
+{
+    facade::TrainRequest request;
+    request.project = m_project.toStdString();
+    request.spec = spec(3);
+    auto *job = new TrainJob(request);
+    QSignalSpy progress(job, &Job::progress);
+    QSignalSpy created(job, &TrainJob::runCreated);
+    QSignalSpy epochs(job, &TrainJob::epochsRecorded);
+    QSignalSpy done(job, &Job::done);
+    QThread *uiThread = QThread::currentThread();
+    startJob(job);
+    QVERIFY(job->thread() != uiThread);   // the engine works on its own thread
+    QVERIFY(done.wait(120000));
+    QCOMPARE(done.first().first().value<Job::Status>(), Job::Succeeded);
+    QCOMPARE(created.count(), 1);
+    QVERIFY(progress.count() > 0);
+    QVERIFY(epochs.count() > 0);
+    const auto rows = epochs.last().at(1).value<std::vector<projects::EpochRow>>();
+    QCOMPARE(rows.size(), size_t(3));
+    QVERIFY(rows.back().testAccuracy.count("base"));
+    m_finishedRun = created.first().first().toLongLong();
+    ProjectSession session;
+    QString error;
+    QVERIFY2(session.open(m_project, &error), qPrintable(error));
+    QCOMPARE(session.run(m_finishedRun)->status, std::string("finished"));
+}
+
+void TestUiWorkflow::cancelThenResume()
+{
+    facade::TrainRequest request;
+    request.project = m_project.toStdString();
+    request.spec = spec(40);
+    auto *job = new TrainJob(request);
+    QSignalSpy epochs(job, &TrainJob::epochsRecorded);
+    QSignalSpy created(job, &TrainJob::runCreated);
+    QSignalSpy done(job, &Job::done);
+    connect(job, &TrainJob::epochsRecorded, job, [job] { job->cancel(); }, Qt::DirectConnection);
+    startJob(job);
+    QVERIFY(done.wait(120000));
+    QCOMPARE(done.first().first().value<Job::Status>(), Job::Cancelled);
+    const qint64 run = created.first().first().toLongLong();
+    {
+        ProjectSession session;
+        QString error;
+        QVERIFY2(session.open(m_project, &error), qPrintable(error));
+        QCOMPARE(session.run(run)->status, std::string("cancelled"));
+        QVERIFY(session.run(run)->epochsRecorded < 40);
+    }
+    // Resume from the window (as the Progress panel's button does) and see it finish.
+    MainWindow window;
+    window.setInteractive(false);
+    QVERIFY(window.openProject(m_project));
+    window.selectRun(run);
+    QSignalSpy finished(&window, &MainWindow::trainingFinished);
+    QVERIFY(window.resumeRun(run));
+    QVERIFY(window.isTraining());
+    QVERIFY(finished.wait(300000));
+    QCOMPARE(finished.first().at(1).toString(), QStringLiteral("finished"));
+    QCOMPARE(window.session()->run(run)->status, std::string("finished"));
+    QCOMPARE(window.session()->run(run)->epochsRecorded, int64_t(40));
+    QVERIFY(window.curves()->pointCount(run) > 0);
+}
+
+void TestUiWorkflow::failureBecomesASignal()
+{
+    facade::TrainRequest request;
+    request.project = m_project.toStdString();
+    request.spec = spec(1);
+    request.spec["weights"] = path(QStringLiteral("missing.safetensors")).toStdString();
+    auto *job = new TrainJob(request);
+    QSignalSpy done(job, &Job::done);
+    startJob(job);
+    QVERIFY(done.wait(60000));
+    QCOMPARE(done.first().first().value<Job::Status>(), Job::Failed);
+    QVERIFY2(done.first().at(1).toString().contains(QStringLiteral("missing.safetensors")), qPrintable(done.first().at(1).toString()));
+}
+
+void TestUiWorkflow::windowShowsTheProject()
+{
+    m_window = std::make_unique<MainWindow>();
+    m_window->setInteractive(false);
+    m_window->resize(1300, 850);
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    QVERIFY(m_window->openProject(m_project));
+    QCOMPARE(m_window->pages()->currentWidget(), static_cast<QWidget *>(m_window->tabs()));
+    RunsModel *runs = m_window->runsModel();
+    QVERIFY(runs->rowCount() >= 3);   // finished, resumed, failed
+    const int row = runs->rowOf(m_finishedRun);
+    QVERIFY(row >= 0);
+    QCOMPARE(runs->data(runs->index(row, RunsModel::Status), Qt::DisplayRole).toString(), QStringLiteral("finished"));
+    QCOMPARE(runs->data(runs->index(row, RunsModel::Method), Qt::DisplayRole).toString(), QStringLiteral("SEP"));
+    QVERIFY(runs->data(runs->index(row, RunsModel::Base), Qt::DisplayRole).toString().endsWith(QLatin1Char('%')));
+    QVERIFY(m_window->curves()->pointCount(m_finishedRun) == 3);
+    // Results: the confusion matrix of the finished run and its images.
+    m_window->results()->showRun(m_finishedRun);
+    ConfusionModel *cm = m_window->results()->confusionModel();
+    QVERIFY(cm->classCount() >= 2);
+    int64_t total = 0;
+    for (int t = 0; t < cm->classCount(); ++t)
+        for (int p = 0; p < cm->classCount(); ++p)
+            total += cm->count(t, p);
+    QVERIFY(total > 0);
+    QVERIFY(m_window->results()->summaryModel()->rowCount() >= 1);
+    // Clicking a cell lists exactly its images.
+    for (int t = 0; t < cm->classCount(); ++t)
+        for (int p = 0; p < cm->classCount(); ++p)
+            if (cm->count(t, p) > 0) {
+                m_window->results()->filterGallery(t, p);
+                QCOMPARE(static_cast<int64_t>(m_window->results()->galleryModel()->rowCount()), cm->count(t, p));
+            }
+    // The dataset view lists the classes.
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->datasetView()->classNames().size() == 4, 20000);
+}
+
+void TestUiWorkflow::inspectorRendersSelection()
+{
+    QVERIFY(m_window);
+    auto *store = m_window->session()->store();
+    const auto evaluations = store->evaluations(m_finishedRun);
+    QVERIFY(!evaluations.empty());
+    const auto &e = evaluations.front();
+    const auto selection = store->imageSelection(e.id, 0);
+    QVERIFY(!selection.layers.empty());
+    InspectorView *inspector = m_window->inspector();
+    m_window->tabs()->setCurrentWidget(inspector);
+    QSignalSpy rendered(inspector, &InspectorView::rendered);
+    inspector->inspect(m_finishedRun, e.id, 0);
+    QVERIFY(rendered.wait(30000));
+    QVERIFY2(inspector->pictures().error.isEmpty(), qPrintable(inspector->pictures().error));
+    QCOMPARE(static_cast<size_t>(inspector->pictures().selection.size()), selection.layers.size());
+    for (const QImage &img : inspector->pictures().selection) {
+        QVERIFY(!img.isNull());
+        QVERIFY(distinctColours(img) > 4);
+    }
+    QVERIFY(!inspector->pictures().attention.value(0).isNull());   // [CLS] attention was recorded
+    // Different layers select different tokens or at least draw their own tile.
+    inspector->setLayer(static_cast<int>(selection.layers.size()) - 1);
+    QCOMPARE(inspector->layer(), static_cast<int>(selection.layers.size()) - 1);
+    QVERIFY(inspector->headline().contains(QStringLiteral("true class")));
+}
+
+void TestUiWorkflow::exportWritesBundle()
+{
+    QVERIFY(m_window);
+    ExportDialog dialog(m_window->session()->path(), m_window->session()->runs(), m_finishedRun);
+    const QString out = path(QStringLiteral("exports/tuned.sepmodel"));
+    dialog.setOutput(out);
+    QSignalSpy exported(&dialog, &ExportDialog::exported);
+    dialog.startExport();
+    QVERIFY(exported.wait(120000));
+    QVERIFY(dialog.succeeded());
+    QVERIFY(QFileInfo::exists(out + QStringLiteral("/manifest.json")));
+    QVERIFY2(dialog.resultText().contains(out), qPrintable(dialog.resultText()));
+    // Exporting over it again is refused, the bundle kept.
+    dialog.startExport();
+    QVERIFY(dialog.resultText().contains(QStringLiteral("already exists")));
+    QVERIFY(QFileInfo::exists(out + QStringLiteral("/manifest.json")));
+}
+
+void TestUiWorkflow::screenshotsShowContent()
+{
+    QVERIFY(m_window);
+    const QString folder = QStringLiteral(SEP_TEST_BINARY_DIR "/screenshots");
+    QDir().mkpath(folder);
+    m_window->results()->showRun(m_finishedRun);
+    QList<QImage> shots;
+    const QStringList names{QStringLiteral("dataset"), QStringLiteral("curves"), QStringLiteral("results"), QStringLiteral("inspector")};
+    for (int i = 0; i < names.size(); ++i) {
+        m_window->tabs()->setCurrentIndex(i);
+        QTest::qWait(400);   // thumbnails and the plot's timer
+        const QImage shot = m_window->grab().toImage();
+        QVERIFY(shot.save(folder + QStringLiteral("/") + names[i] + QStringLiteral(".png")));
+        QVERIFY2(distinctColours(shot) > 40, qPrintable(names[i] + QStringLiteral(" looks blank")));
+        for (const QImage &other : shots)
+            QVERIFY2(other != shot, qPrintable(names[i] + QStringLiteral(" is unchanged from another view")));
+        shots << shot;
+    }
+}
+
+void TestUiWorkflow::classRenameIsUndoable()
+{
+    QVERIFY(m_window);
+    DatasetView *view = m_window->datasetView();
+    const QStringList before = view->classNames();
+    QCOMPARE(before.size(), 4);
+    QString error;
+    QVERIFY2(view->renameClass(0, QStringLiteral("golden amber"), &error), qPrintable(error));
+    QCOMPARE(view->classNames().first(), QStringLiteral("golden amber"));
+    QFile names(m_data + QStringLiteral("/classnames.txt"));
+    QVERIFY(names.open(QIODevice::ReadOnly));
+    QVERIFY(names.readAll().contains("amber golden amber"));
+    names.close();
+    QVERIFY(m_window->undoStack()->canUndo());
+    m_window->undoStack()->undo();
+    QCOMPARE(view->classNames(), before);
+    QVERIFY(names.open(QIODevice::ReadOnly));
+    QVERIFY(!names.readAll().contains("golden"));
+    names.close();
+    m_window->undoStack()->redo();
+    QCOMPARE(view->classNames().first(), QStringLiteral("golden amber"));
+    m_window->undoStack()->undo();
+    // An empty name is refused and changes nothing.
+    QVERIFY(!view->renameClass(1, QString(), &error));
+    QVERIFY(!error.isEmpty());
+    QCOMPARE(view->classNames(), before);
+}
+
+int main(int argc, char **argv)
+{
+    sep::configureThreads();
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("SEP Studio tests"));
+    QApplication::setApplicationName(QStringLiteral("test_ui_workflow"));
+    TestUiWorkflow tc;
+    QTEST_SET_MAIN_SOURCE_PATH
+    const int failed = QTest::qExec(&tc, argc, argv);
+    return sep::ui::stopAllJobs() ? failed : 1;
+}
+
+#include "test_ui_workflow.moc"

@@ -1,0 +1,243 @@
+#include "ui/curves_view.h"
+
+#include "ui/qcustomplot_wrap.h"
+#include "ui/qt_convert.h"
+
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTimer>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace sep::ui {
+
+namespace {
+
+QColor runColour(int i)
+{
+    // Colour-blind friendly (Okabe–Ito).
+    static const QColor colours[] = {QColor(0x00, 0x72, 0xb2), QColor(0xd5, 0x5e, 0x00), QColor(0x00, 0x9e, 0x73),
+                                     QColor(0xcc, 0x79, 0xa7), QColor(0xe6, 0x9f, 0x00), QColor(0x56, 0xb4, 0xe9),
+                                     QColor(0x55, 0x55, 0x55)};
+    return colours[i % 7];
+}
+
+} // namespace
+
+CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
+{
+    m_plot = new QCustomPlot(this);
+    m_plot->setObjectName(QStringLiteral("curvesPlot"));
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom | QCP::iSelectLegend);
+    m_plot->plotLayout()->clear();
+    m_lossRect = new QCPAxisRect(m_plot);
+    m_accRect = new QCPAxisRect(m_plot);
+    m_plot->plotLayout()->addElement(0, 0, m_lossRect);
+    m_plot->plotLayout()->addElement(1, 0, m_accRect);
+    for (QCPAxisRect *r : {m_lossRect, m_accRect}) {
+        r->setRangeDrag(Qt::Horizontal | Qt::Vertical);
+        r->setRangeZoom(Qt::Horizontal | Qt::Vertical);
+        r->axis(QCPAxis::atBottom)->setLabel(QStringLiteral("epoch"));
+    }
+    m_lossRect->axis(QCPAxis::atLeft)->setLabel(QStringLiteral("training loss"));
+    m_accRect->axis(QCPAxis::atLeft)->setLabel(QStringLiteral("test accuracy (%)"));
+    m_accRect->axis(QCPAxis::atLeft)->setRange(0, 100);
+    auto *group = new QCPMarginGroup(m_plot);
+    m_lossRect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+    m_accRect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
+
+    // The legend sits in the loss panel's top-right corner, which a falling loss leaves empty.
+    m_plot->legend = new QCPLegend;
+    m_lossRect->insetLayout()->addElement(m_plot->legend, Qt::AlignTop | Qt::AlignRight);
+    m_plot->legend->setLayer(QStringLiteral("legend"));
+    m_plot->legend->setVisible(true);
+    QFont f = font();
+    f.setPointSizeF(f.pointSizeF() * 0.85);
+    m_plot->legend->setFont(f);
+    m_plot->legend->setBrush(QColor(255, 255, 255, 210));
+
+    // Follow a dark palette: QCustomPlot draws black on white unless told otherwise.
+    if (palette().color(QPalette::Window).lightness() < 128) {
+        const QColor fg = palette().color(QPalette::WindowText), bg = palette().color(QPalette::Base);
+        m_plot->setBackground(bg);
+        for (QCPAxisRect *r : {m_lossRect, m_accRect})
+            for (QCPAxis *a : r->axes()) {
+                a->setBasePen(QPen(fg));
+                a->setTickPen(QPen(fg));
+                a->setSubTickPen(QPen(fg));
+                a->setTickLabelColor(fg);
+                a->setLabelColor(fg);
+                a->grid()->setPen(QPen(fg.darker(250), 0, Qt::DotLine));
+            }
+        m_plot->legend->setBrush(bg);
+        m_plot->legend->setTextColor(fg);
+        m_plot->legend->setBorderPen(QPen(fg));
+    }
+
+    auto *bar = new QHBoxLayout;
+    auto *hint = new QLabel(tr("Drag to pan, wheel to zoom. Solid: base classes, dashed: new classes, dotted: all classes."));
+    hint->setEnabled(false);
+    auto *reset = new QPushButton(tr("Reset zoom"));
+    auto *exp = new QPushButton(QIcon(QStringLiteral(":/icons/export.svg")), tr("Export plot…"));
+    reset->setObjectName(QStringLiteral("resetZoom"));
+    exp->setObjectName(QStringLiteral("exportPlot"));
+    bar->addWidget(hint, 1);
+    bar->addWidget(reset);
+    bar->addWidget(exp);
+    connect(reset, &QPushButton::clicked, this, &CurvesView::resetZoom);
+    connect(exp, &QPushButton::clicked, this, &CurvesView::exportDialog);
+    // A user who drags or zooms keeps that view while new epochs arrive.
+    connect(m_plot, &QCustomPlot::mousePress, this, [this] { m_autoRange = false; });
+    connect(m_plot, &QCustomPlot::mouseWheel, this, [this] { m_autoRange = false; });
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(m_plot, 1);
+    layout->addLayout(bar);
+
+    m_timer = new QTimer(this);
+    m_timer->setInterval(100);
+    connect(m_timer, &QTimer::timeout, this, &CurvesView::flush);
+    m_timer->start();
+}
+
+QCPGraph *CurvesView::makeGraph(QCPAxisRect *rect, const QColor &colour, Qt::PenStyle style, const QString &name)
+{
+    QCPGraph *g = m_plot->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+    QPen pen(colour, 2, style);
+    g->setPen(pen);
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 4));
+    g->setName(name);
+    return g;
+}
+
+void CurvesView::setRun(int64_t runId, const QString &label, const std::vector<projects::EpochRow> &rows)
+{
+    auto it = m_runs.find(runId);
+    if (it == m_runs.end()) {
+        Series s;
+        s.colour = m_nextColour++;
+        const QColor c = runColour(s.colour);
+        s.loss = makeGraph(m_lossRect, c, Qt::SolidLine, label);
+        s.loss->removeFromLegend();
+        s.base = makeGraph(m_accRect, c, Qt::SolidLine, label + tr(" · base"));
+        s.novel = makeGraph(m_accRect, c, Qt::DashLine, label + tr(" · new"));
+        s.all = makeGraph(m_accRect, c, Qt::DotLine, label + tr(" · all"));
+        it = m_runs.insert(runId, s);
+    }
+    QVector<double> e, loss, be, base, ne, novel, ae, all;
+    for (const auto &r : rows) {
+        e << r.epoch;
+        loss << r.loss;
+        if (auto t = r.testAccuracy.find("base"); t != r.testAccuracy.end())
+            be << r.epoch, base << 100 * t->second;
+        if (auto t = r.testAccuracy.find("new"); t != r.testAccuracy.end())
+            ne << r.epoch, novel << 100 * t->second;
+        if (auto t = r.testAccuracy.find("all"); t != r.testAccuracy.end())
+            ae << r.epoch, all << 100 * t->second;
+    }
+    it->loss->setData(e, loss, true);
+    it->base->setData(be, base, true);
+    it->novel->setData(ne, novel, true);
+    it->all->setData(ae, all, true);
+    // Empty series stay out of the legend.
+    for (auto [g, n] : {std::pair{it->base, be.size()}, {it->novel, ne.size()}, {it->all, ae.size()}}) {
+        if (n == 0)
+            g->removeFromLegend();
+        else
+            g->addToLegend();
+    }
+    m_dirty = true;
+}
+
+void CurvesView::removeRun(int64_t runId)
+{
+    auto it = m_runs.find(runId);
+    if (it == m_runs.end())
+        return;
+    for (QCPGraph *g : {it->loss, it->base, it->novel, it->all})
+        m_plot->removeGraph(g);
+    m_runs.erase(it);
+    m_dirty = true;
+}
+
+void CurvesView::clear()
+{
+    m_plot->clearGraphs();
+    m_runs.clear();
+    m_nextColour = 0;
+    m_autoRange = true;
+    m_dirty = true;
+}
+
+int CurvesView::pointCount(int64_t runId) const
+{
+    auto it = m_runs.find(runId);
+    return it == m_runs.end() ? 0 : it->loss->dataCount();
+}
+
+void CurvesView::resetZoom()
+{
+    m_autoRange = true;
+    m_dirty = true;
+    flush();
+}
+
+void CurvesView::flush()
+{
+    if (!m_dirty)
+        return;
+    m_dirty = false;
+    if (m_autoRange) {
+        bool found = false;
+        QCPRange epochs(0, 1), loss(0, 1);
+        for (const auto &s : m_runs) {
+            bool ok = false;
+            QCPRange r = s.loss->getKeyRange(ok);
+            if (ok) {
+                epochs = found ? QCPRange(std::min(epochs.lower, r.lower), std::max(epochs.upper, r.upper)) : r;
+                QCPRange v = s.loss->getValueRange(ok);
+                if (ok)
+                    loss = found ? QCPRange(std::min(loss.lower, v.lower), std::max(loss.upper, v.upper)) : v;
+                found = true;
+            }
+        }
+        const double pad = std::max(0.5, 0.03 * (epochs.upper - epochs.lower));
+        for (QCPAxisRect *r : {m_lossRect, m_accRect})
+            r->axis(QCPAxis::atBottom)->setRange(std::max(0.0, epochs.lower - pad), epochs.upper + pad);
+        const double lpad = std::max(1e-3, 0.08 * (loss.upper - loss.lower));
+        m_lossRect->axis(QCPAxis::atLeft)->setRange(std::max(0.0, loss.lower - lpad), loss.upper + lpad);
+        m_accRect->axis(QCPAxis::atLeft)->setRange(0, 100);
+    }
+    m_plot->legend->setVisible(m_plot->legend->itemCount() > 0);
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+    ++m_replots;
+}
+
+bool CurvesView::savePng(const QString &path, int width, int height)
+{
+    flush();
+    return m_plot->savePng(path, width, height, 2.0);
+}
+
+bool CurvesView::savePdf(const QString &path)
+{
+    flush();
+    return m_plot->savePdf(path);
+}
+
+void CurvesView::exportDialog()
+{
+    QString selected;
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export plot"), QStringLiteral("curves.png"),
+                                                      tr("PNG image (*.png);;PDF document (*.pdf)"), &selected);
+    if (path.isEmpty())
+        return;
+    const bool ok = path.endsWith(QLatin1String(".pdf"), Qt::CaseInsensitive) ? savePdf(path) : savePng(path);
+    if (!ok)
+        QMessageBox::warning(this, tr("Export plot"), tr("%1 could not be written (check the folder's permissions).").arg(path));
+}
+
+} // namespace sep::ui

@@ -1,0 +1,295 @@
+#include "ui/dataset_view.h"
+
+#include "ui/qt_convert.h"
+#include "ui/thumbnail_loader.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListView>
+#include <QSaveFile>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QUndoStack>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace sep::ui {
+
+ImageGridModel::ImageGridModel(ThumbnailLoader *loader, QObject *parent) : QAbstractListModel(parent), m_loader(loader)
+{
+    connect(loader, &ThumbnailLoader::ready, this, [this](const QString &path) {
+        const auto it = m_rows.constFind(path);
+        if (it != m_rows.constEnd())
+            Q_EMIT dataChanged(index(*it), index(*it), {Qt::DecorationRole});
+    });
+}
+
+void ImageGridModel::setItems(QVector<Item> items)
+{
+    beginResetModel();
+    m_items = std::move(items);
+    m_rows.clear();
+    for (int i = 0; i < m_items.size(); ++i)
+        m_rows.insert(m_items[i].path, i);
+    m_loader->clearQueue();
+    endResetModel();
+}
+
+const ImageGridModel::Item *ImageGridModel::item(int row) const
+{
+    return row >= 0 && row < m_items.size() ? &m_items[row] : nullptr;
+}
+
+int ImageGridModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : m_items.size(); }
+
+QVariant ImageGridModel::data(const QModelIndex &index, int role) const
+{
+    const Item *it = item(index.row());
+    if (!it)
+        return {};
+    switch (role) {
+    case Qt::DisplayRole:
+        return it->caption;
+    case Qt::DecorationRole: {
+        // Asked only for items the view paints: this is what makes the grid lazy.
+        QImage img = m_loader->thumbnail(it->path);
+        if (img.isNull()) {
+            m_loader->request(it->path);
+            QImage blank(m_loader->size(), QImage::Format_ARGB32_Premultiplied);
+            blank.fill(QColor(0xee, 0xee, 0xee));
+            return blank;
+        }
+        return img;
+    }
+    case Qt::ToolTipRole:
+        return it->problem.isEmpty() ? it->path : it->path + QStringLiteral("\n⚠ ") + it->problem;
+    case Qt::ForegroundRole:
+        return it->problem.isEmpty() ? QVariant() : QVariant(QColor(0xc6, 0x28, 0x28));
+    case PathRole:
+        return it->path;
+    case LabelRole:
+        return it->label;
+    case ProblemRole:
+        return it->problem;
+    case TagRole:
+        return it->tag;
+    }
+    return {};
+}
+
+namespace {
+
+// Renaming a class: the whole list before and after, so undo restores exactly.
+class RenameClassCommand : public QUndoCommand {
+public:
+    RenameClassCommand(DatasetView *view, std::function<bool(const QStringList &)> apply, QStringList before, QStringList after,
+                       const QString &text)
+        : QUndoCommand(text), m_apply(std::move(apply)), m_before(std::move(before)), m_after(std::move(after))
+    {
+        Q_UNUSED(view);
+    }
+    void redo() override { m_apply(m_after); }
+    void undo() override { m_apply(m_before); }
+
+private:
+    std::function<bool(const QStringList &)> m_apply;
+    QStringList m_before, m_after;
+};
+
+} // namespace
+
+DatasetView::DatasetView(QUndoStack *undo, QWidget *parent) : QWidget(parent), m_undo(undo)
+{
+    m_loader = new ThumbnailLoader({96, 96}, this);
+    m_model = new ImageGridModel(m_loader, this);
+
+    m_classes = new QTableWidget(0, 3);
+    m_classes->setObjectName(QStringLiteral("classTable"));
+    m_classes->setHorizontalHeaderLabels({tr("Class"), tr("Images"), tr("Half")});
+    m_classes->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_classes->verticalHeader()->hide();
+    m_classes->setToolTip(tr("Double-click a class name to rename it (Edit ▸ Undo takes it back)"));
+    m_classes->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_classes->setSelectionMode(QAbstractItemView::SingleSelection);
+
+    m_grid = new QListView;
+    m_grid->setObjectName(QStringLiteral("thumbnailGrid"));
+    m_grid->setModel(m_model);
+    m_grid->setViewMode(QListView::IconMode);
+    m_grid->setIconSize({96, 96});
+    m_grid->setGridSize({116, 126});
+    m_grid->setUniformItemSizes(true);
+    m_grid->setResizeMode(QListView::Adjust);
+    m_grid->setMovement(QListView::Static);
+    m_grid->setLayoutMode(QListView::Batched);
+    m_grid->setBatchSize(200);
+    m_grid->setWordWrap(false);
+    m_grid->setTextElideMode(Qt::ElideMiddle);
+
+    m_header = new QLabel;
+    m_header->setWordWrap(true);
+
+    auto *right = new QWidget;
+    auto *rl = new QVBoxLayout(right);
+    rl->setContentsMargins(0, 0, 0, 0);
+    rl->addWidget(m_header);
+    rl->addWidget(m_grid, 1);
+    auto *split = new QSplitter;
+    split->addWidget(m_classes);
+    split->addWidget(right);
+    split->setStretchFactor(1, 1);
+    split->setSizes({280, 700});
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+
+    connect(m_classes, &QTableWidget::currentCellChanged, this, [this](int row) { showClass(row); });
+    connect(m_classes, &QTableWidget::itemChanged, this, [this](QTableWidgetItem *item) {
+        if (m_filling || item->column() != 0)
+            return;
+        QString error;
+        const int row = item->row();
+        if (!renameClass(row, item->text().trimmed(), &error)) {
+            Q_EMIT message(error);
+            m_filling = true;
+            item->setText(m_names.value(row));
+            m_filling = false;
+        }
+    });
+    connect(m_grid, &QListView::activated, this, [this](const QModelIndex &i) {
+        Q_EMIT imageActivated(i.data(ImageGridModel::PathRole).toString());
+    });
+}
+
+void DatasetView::clear()
+{
+    m_folder = {};
+    m_names.clear();
+    m_classes->setRowCount(0);
+    m_model->setItems({});
+    m_header->clear();
+}
+
+void DatasetView::setDataset(const data::ImageFolder &folder, const QHash<QString, QString> &unreadable)
+{
+    m_folder = folder;
+    m_unreadable = unreadable;
+    m_names.clear();
+    for (const auto &n : folder.classNames)
+        m_names << qs(n);
+    fillClassTable();
+    showClass(-1);
+}
+
+void DatasetView::fillClassTable()
+{
+    m_filling = true;
+    const auto counts = m_folder.imagesPerClass();
+    const int n = m_names.size();
+    const int baseCount = (n + 1) / 2;   // the engine's split: first ceil(n/2) classes by folder name
+    m_classes->setRowCount(n);
+    for (int i = 0; i < n; ++i) {
+        auto *name = new QTableWidgetItem(m_names[i]);
+        name->setToolTip(tr("folder: %1").arg(qs(m_folder.classFolders[static_cast<size_t>(i)])));
+        auto *count = new QTableWidgetItem(QString::number(i < static_cast<int>(counts.size()) ? counts[static_cast<size_t>(i)] : 0));
+        count->setFlags(count->flags() & ~Qt::ItemIsEditable);
+        count->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        auto *half = new QTableWidgetItem(i < baseCount ? tr("base") : tr("new"));
+        half->setFlags(half->flags() & ~Qt::ItemIsEditable);
+        half->setForeground(i < baseCount ? QColor(0x15, 0x65, 0xc0) : QColor(0xd5, 0x5e, 0x00));
+        m_classes->setItem(i, 0, name);
+        m_classes->setItem(i, 1, count);
+        m_classes->setItem(i, 2, half);
+    }
+    m_filling = false;
+}
+
+void DatasetView::showClass(int index)
+{
+    QVector<ImageGridModel::Item> items;
+    int bad = 0;
+    for (const auto &r : m_folder.split("all")) {
+        if (index >= 0 && r.label != index)
+            continue;
+        ImageGridModel::Item it;
+        it.path = qs(r.path);
+        it.label = static_cast<int>(r.label);
+        it.caption = index >= 0 ? QFileInfo(it.path).fileName()
+                                : m_names.value(static_cast<int>(r.label)) + QLatin1Char('/') + QFileInfo(it.path).fileName();
+        const QString rel = QDir(qs(m_folder.root)).relativeFilePath(it.path);
+        it.problem = m_unreadable.value(rel, m_unreadable.value(it.path));
+        if (!it.problem.isEmpty()) {
+            it.caption = QStringLiteral("⚠ ") + it.caption;
+            ++bad;
+        }
+        items.push_back(it);
+    }
+    const QString what = index >= 0 ? m_names.value(index) : tr("all classes");
+    QString text = tr("<b>%1</b>: %2 images").arg(what.toHtmlEscaped()).arg(items.size());
+    if (bad)
+        text += tr(" · <span style='color:#c62828'>%1 unreadable (⚠, hover for the reason)</span>").arg(bad);
+    if (index < 0 && !m_folder.issues.empty())
+        text += tr(" · %1 file(s) or folder(s) not used by the scan").arg(m_folder.issues.size());
+    m_header->setText(text);
+    m_model->setItems(std::move(items));
+}
+
+QStringList DatasetView::classNames() const { return m_names; }
+
+bool DatasetView::writeClassNames(const QStringList &names, QString *error)
+{
+    QSaveFile file(QDir(qs(m_folder.root)).filePath(QStringLiteral("classnames.txt")));
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) {
+        if (error)
+            *error = tr("%1: cannot be written (%2); class names are unchanged").arg(file.fileName(), file.errorString());
+        return false;
+    }
+    for (int i = 0; i < names.size(); ++i)
+        file.write((qs(m_folder.classFolders[static_cast<size_t>(i)]) + QLatin1Char(' ') + names[i] + QLatin1Char('\n')).toUtf8());
+    if (!file.commit()) {
+        if (error)
+            *error = tr("%1: cannot be written (%2); class names are unchanged").arg(file.fileName(), file.errorString());
+        return false;
+    }
+    return true;
+}
+
+bool DatasetView::renameClass(int index, const QString &name, QString *error)
+{
+    if (index < 0 || index >= m_names.size())
+        return false;
+    if (name.isEmpty() || name.contains(QLatin1Char('\n'))) {
+        if (error)
+            *error = tr("A class name must be one non-empty line.");
+        return false;
+    }
+    if (name == m_names[index])
+        return true;
+    QStringList after = m_names;
+    after[index] = name;
+    QString err;
+    if (!writeClassNames(after, &err)) {   // check it can be written before it goes on the stack
+        if (error)
+            *error = err;
+        return false;
+    }
+    auto apply = [this](const QStringList &names) {
+        QString e;
+        if (!writeClassNames(names, &e)) {
+            Q_EMIT message(e);
+            return false;
+        }
+        m_names = names;
+        for (size_t i = 0; i < m_folder.classNames.size() && static_cast<int>(i) < names.size(); ++i)
+            m_folder.classNames[i] = ss(names[static_cast<int>(i)]);
+        fillClassTable();
+        Q_EMIT message(tr("Class names saved to %1/classnames.txt; new runs use them.").arg(qs(m_folder.root)));
+        return true;
+    };
+    m_undo->push(new RenameClassCommand(this, apply, m_names, after, tr("Rename class “%1” to “%2”").arg(m_names[index], name)));
+    return true;
+}
+
+} // namespace sep::ui

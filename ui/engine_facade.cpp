@@ -1,0 +1,306 @@
+// The one file of ui/ that includes the engine's LibTorch headers (see engine_facade.h).
+#include "ui/engine_facade.h"
+
+#include "engine/clip/config.h"
+#include "engine/clip/weights.h"
+#include "engine/core/error.h"
+#include "engine/core/files.h"
+#include "engine/demo/demo.h"
+#include "engine/export/bundle.h"
+#include "engine/io/safetensors.h"
+#include "engine/prompt/method.h"
+#include "engine/train/run.h"
+#include "engine/train/trainer.h"
+#include "projects/run_recorder.h"
+
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <filesystem>
+
+namespace sep::ui::facade {
+namespace fs = std::filesystem;
+
+ModelSummary inspectModel(const std::string &weights, const std::string &vocab)
+{
+    std::error_code ec;
+    if (weights.empty())
+        throw Error("no weights file was given");
+    if (!fs::exists(weights, ec))
+        throw Error(weights + ": no such file");
+    if (fs::is_directory(weights, ec))
+        throw Error(weights + ": is a folder; choose the weights file inside it (.pt, .pth, .bin or .safetensors)");
+    ModelSummary s;
+    s.weights = weights;
+    const TensorMap tensors = clip::readClipWeights(weights, &s.format, &s.notes);
+    s.config = clip::findJsonConfigBeside(weights);
+    const clip::Config config = clip::configFromWeights(tensors, weights, s.config);
+    // The vocabulary: given, or beside the weights (sep::Error says how to give one otherwise).
+    clip::loadTokenizer(weights, vocab, config.text.vocabSize, &s.vocab);
+    s.architecture = config.describe();
+    s.parameters = config.parameterCount();
+    s.imageSize = config.vision.imageSize;
+    s.gridSize = config.vision.gridSize();
+    s.visionLayers = config.vision.layers;
+    s.visionFlops = config.visionFlops();
+    s.textFlops = config.textFlops(std::min<int64_t>(config.text.contextLength, 20));
+    return s;
+}
+
+std::string builtinModelWeights()
+{
+    const std::string dir = demo::builtinModelPath();
+    if (dir.empty())
+        return {};
+    std::error_code ec;
+    const std::string weights = dir + "/model.safetensors";
+    return fs::exists(weights, ec) ? weights : std::string();
+}
+
+std::vector<std::string> methods() { return prompt::methodNames(); }
+
+std::string methodTitle(const std::string &method)
+{
+    if (method == "zeroshot")
+        return "Zero-shot CLIP";
+    if (method == "coop")
+        return "CoOp";
+    if (method == "sep")
+        return "SEP";
+    return method;
+}
+
+std::string methodDescription(const std::string &method)
+{
+    if (method == "zeroshot")
+        return "No training: each class is described by a hand-written template (\"a photo of a {}.\"). "
+               "The baseline every tuned method is compared with.";
+    if (method == "coop")
+        return "Learns context vectors that replace the words before the class name. Only the text side "
+               "learns; fast on a CPU.";
+    if (method == "sep")
+        return "Self-Enhanced Prompt Tuning: text and image prompts rebuilt before every block from the "
+               "tokens the pre-trained model itself finds most important. Best on new classes; slower.";
+    return {};
+}
+
+bool methodTrains(const std::string &method) { return method != "zeroshot"; }
+
+std::vector<OptionGroup> optionGroups(const std::string &method)
+{
+    std::vector<OptionGroup> groups;
+    const auto methodSpecs = prompt::methodOptionSpecs(method);
+    if (!methodSpecs.empty())
+        groups.push_back({"method_options", methodTitle(method) + " options", methodSpecs});
+    if (methodTrains(method))
+        groups.push_back({"train", "Training", train::TrainOptions::table().specs()});
+    return groups;
+}
+
+std::vector<Preset> presets(const std::string &method)
+{
+    if (!methodTrains(method))
+        return {{"Zero-shot", "Evaluates the hand-crafted prompts on the base and new classes.",
+                 {{"shots", 16}, {"base_to_new", true}}}};
+    return {
+        {"Base-to-new (published protocol)",
+         "16 shots per base class, 50 epochs, batch 32, learning rate 0.0025; tested on base and new classes.",
+         {{"shots", 16}, {"base_to_new", true}, {"train", {{"epochs", 50}, {"batch", 32}, {"lr", 0.0025}}}}},
+        {"Cross-dataset (published protocol)", "16 shots on all classes, 3 epochs, batch 32.",
+         {{"shots", 16}, {"base_to_new", false}, {"train", {{"epochs", 3}, {"batch", 32}, {"lr", 0.0025}}}}},
+        {"Quick look", "4 shots, 5 epochs: minutes on a laptop, enough to see the curves move.",
+         {{"shots", 4}, {"base_to_new", true}, {"train", {{"epochs", 5}, {"batch", 16}, {"lr", 0.0025}}}}},
+    };
+}
+
+nlohmann::json defaultSpec()
+{
+    train::RunSpec spec;
+    spec.baseToNew = true;   // the published protocol's default for few-shot tuning
+    return spec.toJson();
+}
+
+nlohmann::json checkSpec(const nlohmann::json &spec)
+{
+    const train::RunSpec s = train::RunSpec::fromJson(spec, "run options");
+    prompt::makeMethodOptionsCheck(s.method, s.methodOptions);
+    nlohmann::json out = s.toJson();
+    // Fill in every method option, so the review page shows them all.
+    nlohmann::json full = nlohmann::json::object();
+    for (const auto &sp : prompt::methodOptionSpecs(s.method))
+        full[sp.key] = s.methodOptions.contains(sp.key) ? s.methodOptions.at(sp.key) : sp.defaultValue;
+    out["method_options"] = full;
+    return out;
+}
+
+nlohmann::json setOption(const std::string &method, const std::string &groupKey, const nlohmann::json &group,
+                         const std::string &key, const nlohmann::json &value)
+{
+    nlohmann::json g = group.is_object() ? group : nlohmann::json::object();
+    g[key] = value;
+    if (groupKey == "train")
+        return train::TrainOptions::table().toJson(train::TrainOptions::table().fromJson(g, "training options"));
+    if (groupKey == "method_options") {
+        prompt::makeMethodOptionsCheck(method, g);
+        return g;
+    }
+    throw Error("unknown option group '" + groupKey + "'");
+}
+
+std::vector<std::string> devices()
+{
+    std::vector<std::string> d{"cpu"};
+    if (torch::cuda::is_available())
+        d.push_back("cuda");
+    return d;
+}
+
+double estimateSeconds(const nlohmann::json &spec, const ModelSummary &model, int64_t trainImages, int64_t testImages)
+{
+    const std::string method = spec.value("method", std::string("sep"));
+    const std::string device = spec.value("device", std::string("auto"));
+    const bool gpu = device.rfind("cuda", 0) == 0 || (device == "auto" && torch::cuda::is_available());
+    // Measured on the project's 2-core build machines with OpenBLAS: ~100 GFLOP/s sustained.
+    const double flopsPerSecond = gpu ? 2e13 : 1e11;
+    const nlohmann::json trainOpts = spec.value("train", nlohmann::json::object());
+    const double epochs = methodTrains(method) ? trainOpts.value("epochs", 50) : 0;
+    const double batch = std::max<int64_t>(1, trainOpts.value("batch", 32));
+    const double evalEvery = trainOpts.value("eval_every", 1);
+    const double steps = std::ceil(static_cast<double>(trainImages) / batch);
+    const double classes = std::max<int64_t>(2, spec.value("classes_hint", 10));
+    double perEpoch = 0;
+    if (method == "sep")
+        perEpoch = trainImages * model.visionFlops * 3 + steps * classes * model.textFlops * 3;
+    else if (method == "coop")
+        perEpoch = trainImages * model.visionFlops + steps * classes * model.textFlops * 3;
+    double evalCost = testImages * model.visionFlops + classes * model.textFlops;
+    const double evaluations = epochs > 0 && evalEvery > 0 ? std::floor(epochs / evalEvery) : 1;
+    // Plus what FLOPs miss: loading the model and images, checkpoints and records per epoch.
+    const double overhead = 3.0 + 0.2 * epochs + 0.002 * static_cast<double>(trainImages + testImages);
+    return (epochs * perEpoch + std::max(1.0, evaluations) * evalCost) / flopsPerSecond + overhead;
+}
+
+namespace {
+
+projects::ProjectStore openWritable(const std::string &project, const std::string &purpose)
+{
+    projects::OpenOptions o;
+    o.purpose = purpose;
+    return projects::ProjectStore::open(project, o);
+}
+
+} // namespace
+
+TrainOutcome trainInProject(const TrainRequest &request, const Hooks &hooks, const std::function<void(int64_t)> &onRun,
+                            const std::function<void(const std::vector<projects::EpochRow> &)> &onEpochs)
+{
+    auto store = openWritable(request.project, "SEP Studio (training)");
+    for (const auto &note : store.notes())
+        hooks.info(note);
+    TrainOutcome out;
+    train::RunSpec spec;
+    if (request.resumeRun > 0) {
+        out.runId = request.resumeRun;
+    } else {
+        spec = train::RunSpec::fromJson(request.spec, "run options");
+        std::optional<int64_t> dataset = store.findDataset(spec.data);
+        if (!dataset)
+            dataset = store.importDataset(spec.data, {}, hooks).datasetId;
+        out.runId = store.createRun(spec, dataset);
+    }
+    if (onRun)
+        onRun(out.runId);
+
+    // Between training steps the store is idle on this thread, so the progress hook may read it: the
+    // curves get each epoch as soon as the recorder committed it.
+    size_t seenRows = 0, seenEval = 0;
+    auto lastPoll = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    auto poll = [&](bool force) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!force && now - lastPoll < std::chrono::milliseconds(500))
+            return;
+        lastPoll = now;
+        auto rows = store.epochs(out.runId);
+        const size_t evalCount = rows.empty() ? 0 : rows.back().testAccuracy.size();
+        if (force || rows.size() != seenRows || evalCount != seenEval) {
+            seenRows = rows.size();
+            seenEval = evalCount;
+            if (onEpochs)
+                onEpochs(rows);
+        }
+    };
+    Hooks h = hooks;
+    h.progress = [&](const ProgressEvent &e) {
+        hooks.report(e);
+        poll(false);
+    };
+    try {
+        if (request.resumeRun > 0)
+            projects::resumeRecorded(store, out.runId, request.device, h);
+        else
+            projects::runRecorded(store, out.runId, spec, h);
+        out.status = "finished";
+    } catch (const Cancelled &) {
+        out.status = "cancelled";
+    } catch (const std::exception &e) {
+        out.status = "failed";
+        out.message = e.what();
+    }
+    try {
+        poll(true);
+    } catch (const std::exception &e) {
+        hooks.warn(e.what());
+    }
+    return out;
+}
+
+projects::ScanReport createProject(const std::string &projectPath, const std::string &dataRoot, const Hooks &hooks)
+{
+    std::error_code ec;
+    if (!fs::is_directory(dataRoot, ec))
+        throw Error(dataRoot + ": is not a folder; choose a folder with one sub-folder of images per class");
+    projects::OpenOptions o;
+    o.purpose = "SEP Studio (new project)";
+    auto store = projects::ProjectStore::create(projectPath, o);
+    return store.importDataset(dataRoot, {}, hooks);
+}
+
+ExportOutcome exportRun(const std::string &project, int64_t runId, const std::string &out, bool includeBackbone, bool zip,
+                        const Hooks &hooks)
+{
+    auto store = openWritable(project, "SEP Studio (export)");
+    const projects::RunInfo info = store.run(runId);
+    if (info.status != "finished")
+        throw Error("run " + std::to_string(runId) + " is " + info.displayStatus()
+                    + "; only finished runs can be exported (resume it first)");
+    const std::string folder = info.folder;
+    const auto spec = train::readRunSpec(folder);
+    hooks.info("loading " + spec.weights);
+    clip::LoadOptions load;
+    load.configPath = spec.config;
+    load.vocabPath = spec.vocab;
+    auto clip = clip::loadClip(spec.weights, load);
+    auto method = prompt::makeMethod(spec.method, clip, spec.methodOptions);
+    const auto runJson = nlohmann::json::parse(readFile(folder + "/run.json"));
+    const auto classes = runJson.at("plan").at("train_classes").get<std::vector<std::string>>();
+    method->setClasses(classes);
+    if (method->trainable()) {
+        const auto path = train::Trainer::checkpointPath(folder + "/checkpoints");
+        method->loadState(io::readSafetensors(path), path);
+    }
+    nlohmann::json metrics = nlohmann::json::object();
+    std::error_code ec;
+    if (fs::exists(folder + "/summary.json", ec))
+        metrics = nlohmann::json::parse(readFile(folder + "/summary.json"));
+    if (hooks.cancelled())
+        throw Cancelled{};
+    exporting::ExportOptions o;
+    o.includeBackbone = includeBackbone;
+    o.zip = zip;
+    hooks.info("writing " + out);
+    exporting::writeBundle(out, *method, clip, metrics, o);
+    store.recordExport(runId, out, {{"include_backbone", includeBackbone}, {"zip", zip}});
+    return {out, method->name(), static_cast<int64_t>(classes.size()), includeBackbone};
+}
+
+} // namespace sep::ui::facade

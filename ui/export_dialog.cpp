@@ -1,0 +1,144 @@
+#include "ui/export_dialog.h"
+
+#include "ui/engine_facade.h"
+#include "ui/jobs.h"
+#include "ui/qt_convert.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDesktopServices>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QUrl>
+#include <QVBoxLayout>
+
+namespace sep::ui {
+
+ExportDialog::ExportDialog(const QString &project, const std::vector<projects::RunInfo> &runs, int64_t preselect, QWidget *parent)
+    : QDialog(parent), m_project(project)
+{
+    setWindowTitle(tr("Export tuned model"));
+    setObjectName(QStringLiteral("exportDialog"));
+    m_run = new QComboBox;
+    m_run->setObjectName(QStringLiteral("exportRun"));
+    for (const auto &r : runs)
+        if (r.status == "finished") {
+            m_run->addItem(QStringLiteral("run %1 · %2 · %3 shots · seed %4").arg(r.id).arg(qs(facade::methodTitle(r.method))).arg(r.shots).arg(r.seed),
+                           QVariant::fromValue<qint64>(r.id));
+            if (r.id == preselect)
+                m_run->setCurrentIndex(m_run->count() - 1);
+        }
+    m_out = new QLineEdit;
+    m_out->setObjectName(QStringLiteral("exportPath"));
+    auto *browse = new QPushButton(tr("Browse…"));
+    auto *row = new QHBoxLayout;
+    row->addWidget(m_out, 1);
+    row->addWidget(browse);
+    m_backbone = new QCheckBox(tr("Include the backbone weights, so the bundle runs alone"));
+    m_zip = new QCheckBox(tr("One zip file instead of a folder"));
+    m_result = new QLabel;
+    m_result->setObjectName(QStringLiteral("exportResult"));
+    m_result->setWordWrap(true);
+    m_result->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_progress = new QProgressBar;
+    m_progress->setRange(0, 0);
+    m_progress->hide();
+    m_export = new QPushButton(QIcon(QStringLiteral(":/icons/export.svg")), tr("Export"));
+    m_export->setObjectName(QStringLiteral("exportButton"));
+    m_export->setDefault(true);
+    m_openFolder = new QPushButton(tr("Open folder"));
+    m_openFolder->hide();
+    auto *close = new QPushButton(tr("Close"));
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_openFolder);
+    buttons->addStretch();
+    buttons->addWidget(m_export);
+    buttons->addWidget(close);
+    auto *form = new QFormLayout;
+    form->addRow(tr("Run:"), m_run);
+    form->addRow(tr("Bundle:"), row);
+    form->addRow(m_backbone);
+    form->addRow(m_zip);
+    auto *l = new QVBoxLayout(this);
+    l->addLayout(form);
+    l->addWidget(m_progress);
+    l->addWidget(m_result);
+    l->addStretch();
+    l->addLayout(buttons);
+    resize(640, 300);
+
+    if (m_run->count() == 0) {
+        m_result->setText(tr("No finished run to export yet: train one first (Run ▸ Train…)."));
+        m_export->setEnabled(false);
+    }
+    suggestPath();
+    connect(m_run, &QComboBox::currentIndexChanged, this, &ExportDialog::suggestPath);
+    connect(m_zip, &QCheckBox::toggled, this, &ExportDialog::suggestPath);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getSaveFileName(this, tr("Bundle"), m_out->text(), tr("SEP model (*.sepmodel)"));
+        if (!f.isEmpty())
+            m_out->setText(f);
+    });
+    connect(m_export, &QPushButton::clicked, this, &ExportDialog::startExport);
+    connect(close, &QPushButton::clicked, this, &QDialog::reject);
+    connect(m_openFolder, &QPushButton::clicked, this, [this] {
+        QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(output()).absolutePath()));
+    });
+}
+
+void ExportDialog::suggestPath()
+{
+    const qint64 run = m_run->currentData().toLongLong();
+    if (!run)
+        return;
+    const QString folder = qs(projects::projectFolderFor(ss(m_project))) + QStringLiteral("/exports");
+    m_out->setText(QStringLiteral("%1/run%2.sepmodel%3").arg(folder).arg(run).arg(m_zip->isChecked() ? QStringLiteral(".zip") : QString()));
+}
+
+void ExportDialog::setOutput(const QString &path) { m_out->setText(path); }
+QString ExportDialog::output() const { return m_out->text().trimmed(); }
+QString ExportDialog::resultText() const { return m_result->text(); }
+
+void ExportDialog::startExport()
+{
+    const QString out = output();
+    if (out.isEmpty())
+        return;
+    if (QFileInfo::exists(out)) {
+        m_result->setText(tr("<span style='color:#c62828'>%1 already exists; choose another name.</span>").arg(out.toHtmlEscaped()));
+        return;
+    }
+    QDir().mkpath(QFileInfo(out).absolutePath());
+    m_export->setEnabled(false);
+    m_progress->show();
+    m_result->setText(tr("Writing %1 …").arg(out));
+    auto *job = new ExportJob(m_project, m_run->currentData().toLongLong(), out, m_backbone->isChecked(), m_zip->isChecked());
+    connect(job, &Job::logged, this, &ExportDialog::log);
+    connect(job, &Job::done, this, [this, job](Job::Status status, const QString &message) {
+        m_progress->hide();
+        m_export->setEnabled(true);
+        if (status == Job::Succeeded) {
+            m_ok = true;
+            const auto &o = job->outcome;
+            m_result->setText(tr("<b>Written:</b> %1<br>%2 over %3 classes, %4.<br>Run it with <tt>sep predict --model %1 IMAGE…</tt>")
+                                  .arg(qs(o.path).toHtmlEscaped(), qs(facade::methodTitle(o.method)))
+                                  .arg(o.classes)
+                                  .arg(o.backboneIncluded ? tr("backbone included") : tr("backbone found by checksum beside it or given with --weights")));
+            m_openFolder->show();
+            Q_EMIT exported(qs(o.path));
+        } else {
+            m_result->setText(QStringLiteral("<span style='color:#c62828'>%1</span>").arg((message.isEmpty() ? tr("cancelled") : message).toHtmlEscaped()));
+        }
+    });
+    startJob(job);
+}
+
+} // namespace sep::ui

@@ -1,0 +1,76 @@
+#pragma once
+// The inspector: one evaluated image of a run. The image as the model saw it with the tokens SEP
+// selected at each layer outlined on the patch grid (a layer slider and a small-multiples strip of
+// every layer), CLIP's own [CLS]→patch attention at that layer as a heat map beside it, the fusion
+// attention weights, the top-5 prediction, each class's selected prompt tokens, and the zero-shot and
+// CoOp runs' predictions for the same image. Pictures are drawn by engine/export/explain (the same as
+// `sep predict --explain`), off the UI thread.
+
+#include "engine/prompt/selection.h"
+#include "projects/project_store.h"
+
+#include <QFutureWatcher>
+#include <QImage>
+#include <QWidget>
+
+class QLabel;
+class QSlider;
+class QTableWidget;
+class QTreeWidget;
+class QHBoxLayout;
+
+namespace sep::ui {
+
+class ProjectSession;
+
+struct InspectorPictures {
+    QImage view;                  // the model's input view
+    QVector<QImage> selection;    // per fused layer
+    QVector<QImage> attention;    // per fused layer: [CLS] attention at that block (null when not recorded)
+    QString error;
+};
+
+class InspectorView : public QWidget {
+    Q_OBJECT
+public:
+    explicit InspectorView(ProjectSession *session, QWidget *parent = nullptr);
+
+    // An image of a run's evaluation, by its position in the evaluation.
+    void inspect(int64_t runId, int64_t evaluationId, int64_t position);
+    // An image by path: the run's evaluation that holds it (message when none does).
+    bool inspectPath(int64_t runId, const QString &path);
+
+    const InspectorPictures &pictures() const { return m_pictures; }
+    const prompt::ImageSelection &selection() const { return m_selection; }
+    int layer() const;
+    void setLayer(int index);
+    QString headline() const;
+
+Q_SIGNALS:
+    void rendered();              // the pictures are ready (or failed: pictures().error)
+    void message(const QString &text);
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override;
+
+private:
+    void showLayer(int index);
+    void fillComparison(const std::string &path, const std::string &set);
+
+    ProjectSession *m_session;
+    int64_t m_run = 0, m_evaluation = 0, m_position = -1;
+    projects::StoredPrediction m_prediction;
+    prompt::ImageSelection m_selection;
+    std::vector<std::string> m_classes;
+    InspectorPictures m_pictures;
+    QFutureWatcher<InspectorPictures> m_watcher;
+
+    QLabel *m_title, *m_picture, *m_heat, *m_layerLabel, *m_note;
+    QSlider *m_slider;
+    QHBoxLayout *m_strip;
+    QList<QLabel *> m_stripLabels;
+    QTableWidget *m_top, *m_fusion, *m_compare;
+    QTreeWidget *m_tokens;
+};
+
+} // namespace sep::ui

@@ -1,0 +1,615 @@
+#include "ui/main_window.h"
+
+#include "ui/curves_view.h"
+#include "ui/dataset_view.h"
+#include "ui/engine_facade.h"
+#include "ui/export_dialog.h"
+#include "ui/inspector_view.h"
+#include "ui/jobs.h"
+#include "ui/log_dock.h"
+#include "ui/new_project_wizard.h"
+#include "ui/project_session.h"
+#include "ui/qt_convert.h"
+#include "ui/results_view.h"
+#include "ui/runs_model.h"
+#include "ui/train_wizard.h"
+#include "ui/welcome_page.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableView>
+#include <QThread>
+#include <QToolBar>
+#include <QUndoStack>
+#include <QVBoxLayout>
+
+// The icons live in a static library: their resource must be registered by hand (outside any namespace).
+static void initSepResources() { Q_INIT_RESOURCE(sep_studio); }
+
+namespace sep::ui {
+
+namespace {
+QIcon icon(const char *name) { return QIcon(QStringLiteral(":/icons/%1.svg").arg(QLatin1String(name))); }
+} // namespace
+
+MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
+{
+    initSepResources();
+    setObjectName(QStringLiteral("mainWindow"));
+    setWindowTitle(tr("SEP Studio"));
+    setWindowIcon(icon("sep-studio"));
+    setAcceptDrops(true);
+    setDockNestingEnabled(true);
+    m_session = new ProjectSession(this);
+    m_undo = new QUndoStack(this);
+
+    m_welcome = new WelcomePage;
+    m_tabs = new QTabWidget;
+    m_tabs->setObjectName(QStringLiteral("mainTabs"));
+    m_tabs->setDocumentMode(true);
+    m_dataset = new DatasetView(m_undo);
+    m_curves = new CurvesView;
+    m_results = new ResultsView(m_session);
+    m_inspector = new InspectorView(m_session);
+    m_tabs->addTab(m_dataset, icon("dataset"), tr("Dataset"));
+    m_tabs->addTab(m_curves, icon("curves"), tr("Curves"));
+    m_tabs->addTab(m_results, icon("results"), tr("Results"));
+    m_tabs->addTab(m_inspector, icon("inspect"), tr("Inspector"));
+    m_pages = new QStackedWidget;
+    m_pages->addWidget(m_welcome);
+    m_pages->addWidget(m_tabs);
+    setCentralWidget(m_pages);
+
+    buildDocks();
+    buildActions();
+
+    connect(m_welcome, &WelcomePage::newProject, this, &MainWindow::newProject);
+    connect(m_welcome, &WelcomePage::openProject, this, &MainWindow::openProjectDialog);
+    connect(m_welcome, &WelcomePage::openPath, this, [this](const QString &p) { openProject(p); });
+    connect(m_session, &ProjectSession::changed, this, &MainWindow::refresh);
+    connect(m_results, &ResultsView::inspectImage, this, [this](qint64 run, qint64 evaluation, qint64 position) {
+        m_inspector->inspect(run, evaluation, position);
+        m_tabs->setCurrentWidget(m_inspector);
+    });
+    connect(m_inspector, &InspectorView::message, this, [this](const QString &m) { showProblem(m); });
+    connect(m_dataset, &DatasetView::message, this, [this](const QString &m) {
+        m_log->info(m);
+        statusBar()->showMessage(m, 8000);
+    });
+    connect(m_dataset, &DatasetView::imageActivated, this, [this](const QString &path) {
+        const qint64 run = selectedRun() ? selectedRun() : (m_session->runs().empty() ? 0 : m_session->runs().back().id);
+        if (run && m_inspector->inspectPath(run, path))
+            m_tabs->setCurrentWidget(m_inspector);
+    });
+
+    resize(1320, 860);
+    m_defaultState = saveState();
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("mainWindow/geometry")).toByteArray());
+    m_projectState = settings.value(QStringLiteral("mainWindow/state")).toByteArray();
+    restoreState(m_projectState);
+    updateActions();
+}
+
+MainWindow::~MainWindow()
+{
+    // A running job stops at its next check; wait for it so no thread outlives the application.
+    if (m_train) {
+        QThread *worker = m_train->thread();
+        m_train->cancel();
+        if (worker != thread())
+            worker->wait(60000);
+    }
+}
+
+void MainWindow::buildDocks()
+{
+    m_runsModel = new RunsModel(this);
+    m_runsView = new QTableView;
+    m_runsView->setObjectName(QStringLiteral("runsTable"));
+    m_runsView->setModel(m_runsModel);
+    m_runsView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_runsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_runsView->verticalHeader()->hide();
+    m_runsView->horizontalHeader()->setStretchLastSection(true);
+    m_runsView->setContextMenuPolicy(Qt::ActionsContextMenu);
+    m_runsView->setAlternatingRowColors(true);
+    m_runsDock = new QDockWidget(tr("Runs"), this);
+    m_runsDock->setObjectName(QStringLiteral("runsDock"));
+    m_runsDock->setWidget(m_runsView);
+    addDockWidget(Qt::BottomDockWidgetArea, m_runsDock);
+
+    auto *progress = new QWidget;
+    m_progressTitle = new QLabel(tr("No job is running."));
+    m_progressTitle->setWordWrap(true);
+    m_progressBar = new QProgressBar;
+    m_progressBar->setObjectName(QStringLiteral("progressBar"));
+    m_progressBar->hide();   // shown while a job runs
+    m_progressText = new QLabel;
+    m_progressText->setWordWrap(true);
+    m_cancelButton = new QPushButton(icon("cancel"), tr("Cancel"));
+    m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
+    m_resumeButton = new QPushButton(icon("resume"), tr("Resume selected run"));
+    m_resumeButton->setObjectName(QStringLiteral("resumeButton"));
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_cancelButton);
+    buttons->addWidget(m_resumeButton);
+    auto *pl = new QVBoxLayout(progress);
+    pl->addWidget(m_progressTitle);
+    pl->addWidget(m_progressBar);
+    pl->addWidget(m_progressText);
+    pl->addLayout(buttons);
+    pl->addStretch();
+    m_progressDock = new QDockWidget(tr("Progress"), this);
+    m_progressDock->setObjectName(QStringLiteral("progressDock"));
+    m_progressDock->setWidget(progress);
+    addDockWidget(Qt::BottomDockWidgetArea, m_progressDock);
+    splitDockWidget(m_runsDock, m_progressDock, Qt::Horizontal);
+
+    m_log = new LogDock(this);
+    addDockWidget(Qt::BottomDockWidgetArea, m_log);
+    tabifyDockWidget(m_runsDock, m_log);
+    m_runsDock->raise();
+    resizeDocks({m_runsDock, m_progressDock}, {900, 320}, Qt::Horizontal);
+    resizeDocks({m_runsDock}, {220}, Qt::Vertical);
+
+    m_statusBar = new QProgressBar;
+    m_statusBar->setMaximumWidth(220);
+    m_statusBar->setVisible(false);
+    m_statusEta = new QLabel;
+    statusBar()->addPermanentWidget(m_statusEta);
+    statusBar()->addPermanentWidget(m_statusBar);
+
+    connect(m_cancelButton, &QPushButton::clicked, this, &MainWindow::cancelTraining);
+    connect(m_resumeButton, &QPushButton::clicked, this, [this] { resumeRun(selectedRun()); });
+    connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
+        updateActions();
+        loadCurves();
+    });
+    connect(m_runsView, &QTableView::doubleClicked, this, [this](const QModelIndex &i) {
+        m_results->showRun(i.data(RunsModel::RunIdRole).toLongLong());
+        m_tabs->setCurrentWidget(m_results);
+    });
+}
+
+void MainWindow::buildActions()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    QAction *newAct = file->addAction(icon("new"), tr("&New project…"), this, &MainWindow::newProject);
+    newAct->setShortcut(QKeySequence::New);
+    QAction *openAct = file->addAction(icon("open"), tr("&Open project…"), this, &MainWindow::openProjectDialog);
+    openAct->setShortcut(QKeySequence::Open);
+    m_recentMenu = file->addMenu(tr("Open &recent"));
+    connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::updateRecentMenu);
+    m_closeAction = file->addAction(tr("&Close project"), this, &MainWindow::closeProject);
+    m_closeAction->setShortcut(QKeySequence::Close);
+    file->addSeparator();
+    m_exportAction = file->addAction(icon("export"), tr("&Export tuned model…"), this, &MainWindow::exportDialog);
+    m_exportAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    file->addSeparator();
+    QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    QMenu *edit = menuBar()->addMenu(tr("&Edit"));
+    QAction *undo = m_undo->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction *redo = m_undo->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+
+    QMenu *run = menuBar()->addMenu(tr("&Run"));
+    m_trainAction = run->addAction(icon("train"), tr("&Train…"), this, &MainWindow::trainDialog);
+    m_trainAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    m_cancelAction = run->addAction(icon("cancel"), tr("&Cancel training"), this, &MainWindow::cancelTraining);
+    m_cancelAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+    m_resumeAction = run->addAction(icon("resume"), tr("&Resume selected run"), this, [this] { resumeRun(selectedRun()); });
+    QAction *refreshAct = run->addAction(tr("Re&fresh"), this, &MainWindow::refresh);
+    refreshAct->setShortcut(QKeySequence::Refresh);
+    m_runsView->addAction(m_resumeAction);
+    m_runsView->addAction(m_exportAction);
+
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    view->addAction(m_runsDock->toggleViewAction());
+    view->addAction(m_progressDock->toggleViewAction());
+    view->addAction(m_log->toggleViewAction());
+    view->addSeparator();
+    view->addAction(tr("Restore default layout"), this, [this] { restoreState(m_defaultState); });
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About SEP Studio"), this, [this] {
+        QMessageBox::about(this, tr("About SEP Studio"),
+                           tr("<h3>SEP Studio %1</h3><p>Few-shot prompt tuning of CLIP models: zero-shot CLIP, CoOp and "
+                              "SEP (Self-Enhanced Prompt Tuning).</p><p>Every operation has a command-line twin: <tt>sep</tt>.</p>")
+                               .arg(QApplication::applicationVersion()));
+    });
+
+    auto *tb = addToolBar(tr("Main"));
+    tb->setObjectName(QStringLiteral("mainToolBar"));
+    tb->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    tb->addAction(newAct);
+    tb->addAction(openAct);
+    tb->addSeparator();
+    tb->addAction(m_trainAction);
+    tb->addAction(m_cancelAction);
+    tb->addAction(m_resumeAction);
+    tb->addSeparator();
+    tb->addAction(m_exportAction);
+}
+
+void MainWindow::updateRecentMenu()
+{
+    m_recentMenu->clear();
+    for (const QString &p : ProjectSession::recentProjects())
+        m_recentMenu->addAction(p, this, [this, p] { openProject(p); });
+    if (m_recentMenu->isEmpty())
+        m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+}
+
+void MainWindow::updateActions()
+{
+    const bool open = m_session->isOpen();
+    // The docks belong to a project; the welcome page stands alone.
+    if (open != m_docksShown) {
+        m_docksShown = open;
+        if (open) {
+            restoreState(m_projectState.isEmpty() ? m_defaultState : m_projectState);
+        } else {
+            m_projectState = saveState();
+            for (QDockWidget *d : {m_runsDock, m_progressDock, static_cast<QDockWidget *>(m_log)})
+                d->hide();
+        }
+    }
+    const qint64 run = selectedRun();
+    const projects::RunInfo *info = m_session->run(run);
+    const bool resumable = info && info->status != "finished" && (info->interrupted || info->status == "cancelled" || info->status == "failed");
+    m_trainAction->setEnabled(open && !m_train);
+    m_exportAction->setEnabled(open);
+    m_closeAction->setEnabled(open);
+    m_cancelAction->setEnabled(m_train != nullptr);
+    m_cancelButton->setEnabled(m_train != nullptr);
+    m_resumeAction->setEnabled(open && !m_train && resumable);
+    m_resumeButton->setEnabled(open && !m_train && resumable);
+}
+
+QString MainWindow::statusText() const { return m_progressTitle->text() + QLatin1Char('\n') + m_progressText->text(); }
+
+qint64 MainWindow::selectedRun() const
+{
+    const auto rows = m_runsView->selectionModel()->selectedRows();
+    return rows.isEmpty() ? 0 : rows.first().data(RunsModel::RunIdRole).toLongLong();
+}
+
+void MainWindow::selectRun(qint64 runId)
+{
+    const int row = m_runsModel->rowOf(runId);
+    if (row >= 0)
+        m_runsView->selectRow(row);
+}
+
+void MainWindow::showProblem(const QString &text)
+{
+    m_log->warning(text);
+    statusBar()->showMessage(text, 10000);
+}
+
+bool MainWindow::openProject(const QString &path)
+{
+    if (path.isEmpty())
+        return false;
+    if (m_train) {
+        showProblem(tr("A run is training; cancel it before opening another project."));
+        return false;
+    }
+    QString error;
+    if (!m_session->open(path, &error)) {
+        m_log->error(error);
+        statusBar()->showMessage(error, 15000);
+        if (m_interactive)
+            QMessageBox::warning(this, tr("Open project"), error);
+        m_welcome->refresh();
+        return false;
+    }
+    m_undo->clear();
+    for (const QString &n : m_session->notes())
+        m_log->info(n);
+    m_log->info(tr("opened %1").arg(m_session->path()));
+    setWindowTitle(tr("%1 — SEP Studio").arg(m_session->name()));
+    m_pages->setCurrentWidget(m_tabs);
+    m_curves->clear();   // the previous project's runs; this one's are loaded below
+    loadCurves();
+    loadDataset();
+    m_tabs->setCurrentWidget(m_session->runs().empty() ? static_cast<QWidget *>(m_dataset) : m_curves);
+    updateActions();
+    return true;
+}
+
+void MainWindow::closeProject()
+{
+    if (m_train) {
+        showProblem(tr("A run is training; cancel it before closing the project."));
+        return;
+    }
+    m_session->close();
+    m_runsModel->setRuns({});
+    m_curves->clear();
+    m_dataset->clear();
+    m_undo->clear();
+    setWindowTitle(tr("SEP Studio"));
+    m_welcome->refresh();
+    m_pages->setCurrentWidget(m_welcome);
+    updateActions();
+}
+
+void MainWindow::refresh()
+{
+    if (!m_session->isOpen())
+        return;
+    const qint64 selected = selectedRun();
+    m_runsModel->setRuns(m_session->runs());
+    m_runsView->resizeColumnsToContents();
+    if (selected)
+        selectRun(selected);
+    loadCurves();
+    updateActions();
+}
+
+void MainWindow::loadCurves()
+{
+    if (!m_session->store())
+        return;
+    // The selected runs, or the most recent five, plus the live one.
+    QList<qint64> wanted;
+    for (const auto &i : m_runsView->selectionModel()->selectedRows())
+        wanted << i.data(RunsModel::RunIdRole).toLongLong();
+    if (wanted.isEmpty())
+        for (auto it = m_session->runs().rbegin(); it != m_session->runs().rend() && wanted.size() < 5; ++it)
+            wanted << it->id;
+    if (m_liveRun && !wanted.contains(m_liveRun))
+        wanted << m_liveRun;
+    for (int64_t id : m_curves->runs())
+        if (!wanted.contains(id))
+            m_curves->removeRun(id);
+    for (qint64 id : wanted) {
+        const projects::RunInfo *r = m_session->run(id);
+        if (!r || (id == m_liveRun && m_curves->pointCount(id) > 0))
+            continue;   // the live run's points come from its job
+        try {
+            m_curves->setRun(id, tr("run %1 · %2 · seed %3").arg(id).arg(qs(facade::methodTitle(r->method))).arg(r->seed),
+                             m_session->store()->epochs(id));
+        } catch (const std::exception &e) {
+            m_log->warning(qs(e.what()));
+        }
+    }
+}
+
+void MainWindow::loadDataset()
+{
+    if (m_session->datasets().empty()) {
+        m_dataset->clear();
+        return;
+    }
+    const auto d = m_session->datasets().front();
+    QHash<QString, QString> unreadable;
+    if (d.lastScan.contains("unreadable"))
+        for (const auto &u : d.lastScan.at("unreadable"))
+            if (u.contains("path"))
+                unreadable.insert(qs(u.at("path").get<std::string>()), qs(u.value("reason", std::string())));
+    auto *job = new ScanFolderJob(qs(d.root));
+    const QString project = m_session->path();
+    connect(job, &Job::done, this, [this, job, unreadable, project](Job::Status status, const QString &message) {
+        if (m_session->path() != project)
+            return;
+        if (status == Job::Succeeded)
+            m_dataset->setDataset(job->folder, unreadable);
+        else
+            showProblem(tr("The dataset could not be listed: %1").arg(message));
+    });
+    startJob(job);
+}
+
+void MainWindow::newProject()
+{
+    auto *wizard = new NewProjectWizard(this);
+    wizard->setAttribute(Qt::WA_DeleteOnClose);
+    connect(wizard, &NewProjectWizard::projectCreated, this, [this](const QString &path, const QString &summary) {
+        m_log->info(tr("created %1").arg(summary));
+        openProject(path);
+    });
+    wizard->open();
+}
+
+void MainWindow::openProjectDialog()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open project"), QString(), tr("SEP Studio projects (*.sepproj)"));
+    if (!path.isEmpty())
+        openProject(path);
+}
+
+void MainWindow::trainDialog()
+{
+    if (!m_session->isOpen() || m_train)
+        return;
+    ProjectDefaults defaults = ProjectDefaults::load(m_session->path());
+    if (defaults.weights.isEmpty() && !m_session->runs().empty()) {
+        // A project made elsewhere (sep project, another user): start from its latest run's model.
+        const projects::RunInfo *latest = &m_session->runs().back();
+        for (const auto &r : m_session->runs())
+            if (r.status == "finished")
+                latest = &r;   // runs come oldest first: the last finished one wins
+        const auto &spec = latest->spec;
+        defaults.weights = qs(spec.value("weights", std::string()));
+        defaults.vocab = qs(spec.value("vocab", std::string()));
+        defaults.data = qs(spec.value("data", std::string()));
+    }
+    auto *wizard = new TrainWizard(m_session->datasets(), defaults, this);
+    wizard->setAttribute(Qt::WA_DeleteOnClose);
+    connect(wizard, &QWizard::accepted, this, [this, wizard] { startTraining(qs(wizard->spec().dump())); });
+    wizard->open();
+}
+
+void MainWindow::exportDialog()
+{
+    if (!m_session->isOpen())
+        return;
+    auto *dialog = new ExportDialog(m_session->path(), m_session->runs(), selectedRun(), this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &ExportDialog::log, m_log, &LogDock::append);
+    connect(dialog, &ExportDialog::exported, this, [this](const QString &p) { m_log->info(tr("exported %1").arg(p)); });
+    dialog->open();
+}
+
+bool MainWindow::startTraining(const QString &specJson)
+{
+    if (!m_session->isOpen() || m_train)
+        return false;
+    facade::TrainRequest request;
+    request.project = ss(m_session->path());
+    try {
+        request.spec = facade::checkSpec(nlohmann::json::parse(ss(specJson)));
+    } catch (const std::exception &e) {
+        showProblem(qs(e.what()));
+        return false;
+    }
+    startJobFor(new TrainJob(request));
+    return true;
+}
+
+bool MainWindow::resumeRun(qint64 runId)
+{
+    if (!m_session->isOpen() || m_train || runId <= 0)
+        return false;
+    facade::TrainRequest request;
+    request.project = ss(m_session->path());
+    request.resumeRun = runId;
+    m_liveRun = runId;
+    startJobFor(new TrainJob(request));
+    return true;
+}
+
+void MainWindow::startJobFor(TrainJob *job)
+{
+    m_train = job;
+    m_progressTitle->setText(job->title());
+    m_progressBar->show();
+    m_progressBar->setRange(0, 0);
+    m_progressText->setText(tr("loading the model and images …"));
+    m_statusBar->setVisible(true);
+    m_statusBar->setRange(0, 0);
+    m_progressDock->show();
+    connect(job, &Job::logged, m_log, &LogDock::append);
+    connect(job, &TrainJob::runCreated, this, [this](qint64 id) {
+        m_liveRun = id;
+        m_progressTitle->setText(tr("Run %1").arg(id));
+        m_session->refresh();
+        selectRun(id);
+    });
+    connect(job, &TrainJob::epochsRecorded, this, [this](qint64 id, const std::vector<projects::EpochRow> &rows) {
+        const projects::RunInfo *r = m_session->run(id);
+        m_curves->setRun(id, tr("run %1 · %2 · seed %3").arg(id).arg(r ? qs(facade::methodTitle(r->method)) : QString()).arg(r ? r->seed : 0),
+                         rows);
+        m_session->refresh();   // epochs and accuracy columns of the runs table
+    });
+    connect(job, &Job::progress, this, [this](qint64 done, qint64 total, const QString &what, double left) {
+        const int max = static_cast<int>(std::max<qint64>(1, total));
+        m_progressBar->setRange(0, max);
+        m_progressBar->setValue(static_cast<int>(done));
+        m_statusBar->setRange(0, max);
+        m_statusBar->setValue(static_cast<int>(done));
+        const QString eta = left >= 0 ? tr("%1 left").arg(duration(left)) : QString();
+        m_progressText->setText(what + (eta.isEmpty() ? QString() : QStringLiteral("\n") + eta));
+        m_statusEta->setText(QStringLiteral("%1 · %2").arg(what, eta));
+        m_runsModel->setLiveStatus(m_liveRun, tr("%1 · %2%").arg(what.section(QLatin1Char(' '), 0, 1)).arg(100 * done / std::max<qint64>(1, total)));
+        Q_EMIT trainingProgress(done, total);
+    });
+    connect(job, &Job::done, this, [this, job](Job::Status status, const QString &message) {
+        const qint64 run = job->outcome.runId ? job->outcome.runId : m_liveRun;
+        m_train = nullptr;
+        m_statusBar->setVisible(false);
+        m_statusEta->clear();
+        m_progressBar->setRange(0, 1);
+        m_progressBar->setValue(status == Job::Succeeded ? 1 : 0);
+        const QString statusText = status == Job::Succeeded ? QStringLiteral("finished")
+                                   : status == Job::Cancelled ? QStringLiteral("cancelled")
+                                                              : QStringLiteral("failed");
+        m_progressTitle->setText(tr("Run %1 %2").arg(run).arg(statusText));
+        m_progressText->setText(status == Job::Cancelled ? tr("The last finished epoch's checkpoint is kept: select the run and Resume.")
+                                                         : message);
+        if (status == Job::Failed)
+            m_log->error(tr("run %1 failed: %2").arg(run).arg(message));
+        else
+            m_log->info(tr("run %1 %2").arg(run).arg(statusText));
+        m_runsModel->setLiveStatus(0, {});
+        m_session->refresh();
+        m_liveRun = 0;
+        if (status == Job::Succeeded)
+            m_results->showRun(run);
+        updateActions();
+        Q_EMIT trainingFinished(run, statusText, message);
+    });
+    updateActions();
+    startJob(job);
+}
+
+void MainWindow::cancelTraining()
+{
+    if (!m_train)
+        return;
+    m_train->cancel();
+    m_progressText->setText(tr("cancelling after the current step …"));
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    if (m_train) {
+        const auto answer = QMessageBox::question(this, tr("Quit"),
+                                                  tr("A run is training. Cancel it and quit? Its last finished epoch is kept and it can be resumed later."));
+        if (answer != QMessageBox::Yes) {
+            event->ignore();
+            return;
+        }
+        m_train->cancel();
+    }
+    QSettings settings;
+    settings.setValue(QStringLiteral("mainWindow/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("mainWindow/state"), m_session->isOpen() ? saveState() : m_projectState);
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent *event)
+{
+    if (event->mimeData()->hasUrls())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent *event)
+{
+    const auto urls = event->mimeData()->urls();
+    if (urls.isEmpty())
+        return;
+    const QString path = urls.first().toLocalFile();
+    if (!path.endsWith(QLatin1String(".sepproj"))) {
+        showProblem(tr("%1 is not a SEP Studio project (.sepproj). To start a project from an image folder, use File ▸ New project.").arg(path));
+        return;
+    }
+    openProject(path);
+}
+
+} // namespace sep::ui

@@ -1,0 +1,60 @@
+#pragma once
+// The open project as the windows see it: a read-only view of the project store (readers never lock,
+// and see each write a worker commits), the path, and a change signal the views refresh on.
+// Writing (new runs, imports, exports) happens in jobs (jobs.h) through their own writable store.
+//
+//   ProjectSession session;
+//   QString error;
+//   if (!session.open("pets.sepproj", &error)) QMessageBox::warning(…, error);
+//   for (const auto &run : session.runs()) …
+//
+// UI thread only.
+
+#include "projects/project_store.h"
+
+#include <QObject>
+#include <QString>
+
+#include <memory>
+#include <vector>
+
+namespace sep::ui {
+
+class ProjectSession : public QObject {
+    Q_OBJECT
+public:
+    explicit ProjectSession(QObject *parent = nullptr);
+    ~ProjectSession() override;
+
+    bool open(const QString &path, QString *error);
+    void close();
+    bool isOpen() const { return m_store != nullptr; }
+    QString path() const { return m_path; }
+    QString name() const;                       // "pets" for pets.sepproj
+    projects::ProjectStore *store() { return m_store.get(); }
+
+    const std::vector<projects::RunInfo> &runs() const { return m_runs; }
+    const std::vector<projects::DatasetInfo> &datasets() const { return m_datasets; }
+    const projects::RunInfo *run(int64_t id) const;
+    QStringList notes() const;
+
+    // Re-reads runs and datasets and tells the views.
+    void refresh();
+
+    // QSettings "recentProjects", newest first (at most 10).
+    static QStringList recentProjects();
+    static void addRecentProject(const QString &path);
+
+Q_SIGNALS:
+    void opened();
+    void closed();
+    void changed();
+
+private:
+    std::unique_ptr<projects::ProjectStore> m_store;
+    QString m_path;
+    std::vector<projects::RunInfo> m_runs;
+    std::vector<projects::DatasetInfo> m_datasets;
+};
+
+} // namespace sep::ui

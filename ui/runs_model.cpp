@@ -1,0 +1,241 @@
+#include "ui/runs_model.h"
+
+#include "ui/engine_facade.h"
+#include "ui/qt_convert.h"
+
+#include <QBrush>
+#include <QColor>
+#include <QDateTime>
+#include <QIcon>
+
+#include <cmath>
+#include <map>
+#include <tuple>
+
+namespace sep::ui {
+
+RunsModel::RunsModel(QObject *parent) : QAbstractTableModel(parent) {}
+
+void RunsModel::setRuns(std::vector<projects::RunInfo> runs)
+{
+    beginResetModel();
+    m_runs = std::move(runs);
+    endResetModel();
+}
+
+const projects::RunInfo *RunsModel::runAt(int row) const
+{
+    return row >= 0 && row < static_cast<int>(m_runs.size()) ? &m_runs[static_cast<size_t>(row)] : nullptr;
+}
+
+int RunsModel::rowOf(int64_t runId) const
+{
+    for (size_t i = 0; i < m_runs.size(); ++i)
+        if (m_runs[i].id == runId)
+            return static_cast<int>(i);
+    return -1;
+}
+
+void RunsModel::setLiveStatus(int64_t runId, const QString &text)
+{
+    m_liveRun = runId;
+    m_liveText = text;
+    const int row = rowOf(runId);
+    if (row >= 0)
+        Q_EMIT dataChanged(index(row, Status), index(row, Epochs));
+}
+
+int RunsModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : static_cast<int>(m_runs.size()); }
+int RunsModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+namespace {
+
+QVariant accuracyCell(const projects::RunInfo &r, const std::string &set)
+{
+    const auto it = r.accuracy.find(set);
+    if (it == r.accuracy.end())
+        return {};
+    return percent(it->second);
+}
+
+QColor statusColor(const std::string &status)
+{
+    if (status == "finished")
+        return QColor(0x2e, 0x7d, 0x32);
+    if (status == "failed" || status == "interrupted")
+        return QColor(0xc6, 0x28, 0x28);
+    if (status == "cancelled")
+        return QColor(0xef, 0x6c, 0x00);
+    return QColor(0x15, 0x65, 0xc0);
+}
+
+} // namespace
+
+QVariant RunsModel::data(const QModelIndex &index, int role) const
+{
+    const projects::RunInfo *r = runAt(index.row());
+    if (!r)
+        return {};
+    const std::string status = r->displayStatus();
+    if (role == RunIdRole)
+        return QVariant::fromValue<qint64>(r->id);
+    if (role == Qt::ToolTipRole) {
+        if (!r->message.empty())
+            return qs(r->message);
+        return QStringLiteral("Run %1 · %2 · folder %3").arg(r->id).arg(qs(status), qs(r->folder));
+    }
+    if (role == Qt::ForegroundRole && index.column() == Status)
+        return QBrush(statusColor(status));
+    if (role == Qt::TextAlignmentRole && index.column() != Method && index.column() != Status && index.column() != Created)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role != Qt::DisplayRole && role != SortRole)
+        return {};
+    const bool live = r->id == m_liveRun && !m_liveText.isEmpty() && (status == "running" || status == "queued");
+    switch (index.column()) {
+    case Id:
+        return role == SortRole ? QVariant::fromValue<qint64>(r->id) : QVariant(QString::number(r->id));
+    case Method:
+        return qs(facade::methodTitle(r->method));
+    case Shots:
+        return QVariant::fromValue<qint64>(r->shots);
+    case Seed:
+        return QVariant::fromValue<qulonglong>(r->seed);
+    case Status:
+        return live ? m_liveText : qs(status);
+    case Epochs:
+        if (r->epochs == 0)
+            return QStringLiteral("–");
+        return QStringLiteral("%1/%2").arg(r->epochsRecorded).arg(r->epochs);
+    case Base:
+        return r->baseToNew ? accuracyCell(*r, "base") : accuracyCell(*r, "all");
+    case New:
+        return accuracyCell(*r, "new");
+    case HarmonicMean:
+        return r->harmonicMean ? QVariant(percent(*r->harmonicMean)) : QVariant();
+    case Created:
+        return qs(r->createdAt).replace(QLatin1Char('T'), QLatin1Char(' ')).remove(QLatin1Char('Z'));
+    }
+    return {};
+}
+
+QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    static const char *names[] = {"Run", "Method", "Shots", "Seed", "Status", "Epochs", "Base (or all)", "New", "HM", "Created"};
+    return QString::fromLatin1(names[section]);
+}
+
+Stat meanStd(const std::vector<double> &values)
+{
+    Stat s;
+    s.n = static_cast<int>(values.size());
+    if (s.n == 0)
+        return s;
+    for (double v : values)
+        s.mean += v;
+    s.mean /= s.n;
+    if (s.n > 1) {
+        double sq = 0;
+        for (double v : values)
+            sq += (v - s.mean) * (v - s.mean);
+        s.std = std::sqrt(sq / (s.n - 1));
+    }
+    return s;
+}
+
+QString formatStat(const Stat &s)
+{
+    if (s.n == 0)
+        return QStringLiteral("–");
+    if (s.n == 1)
+        return QString::number(100 * s.mean, 'f', 1);
+    return QStringLiteral("%1 ± %2").arg(100 * s.mean, 0, 'f', 1).arg(100 * s.std, 0, 'f', 1);
+}
+
+std::vector<RunGroup> aggregateRuns(const std::vector<projects::RunInfo> &runs)
+{
+    std::map<std::tuple<std::string, int64_t, bool>, std::vector<const projects::RunInfo *>> groups;
+    for (const auto &r : runs)
+        if (r.status == "finished")
+            groups[{r.method, r.shots, r.baseToNew}].push_back(&r);
+    std::vector<RunGroup> out;
+    for (const auto &[key, members] : groups) {
+        RunGroup g;
+        std::tie(g.method, g.shots, g.baseToNew) = key;
+        std::vector<double> base, novel, hm, all;
+        for (const auto *r : members) {
+            g.seeds.push_back(r->seed);
+            if (auto it = r->accuracy.find("base"); it != r->accuracy.end())
+                base.push_back(it->second);
+            if (auto it = r->accuracy.find("new"); it != r->accuracy.end())
+                novel.push_back(it->second);
+            if (auto it = r->accuracy.find("all"); it != r->accuracy.end())
+                all.push_back(it->second);
+            if (r->harmonicMean)
+                hm.push_back(*r->harmonicMean);
+        }
+        g.base = meanStd(base);
+        g.novel = meanStd(novel);
+        g.hm = meanStd(hm);
+        g.all = meanStd(all);
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+RunSummaryModel::RunSummaryModel(QObject *parent) : QAbstractTableModel(parent) {}
+
+void RunSummaryModel::setRuns(const std::vector<projects::RunInfo> &runs)
+{
+    beginResetModel();
+    m_groups = aggregateRuns(runs);
+    endResetModel();
+}
+
+int RunSummaryModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : static_cast<int>(m_groups.size()); }
+int RunSummaryModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : ColumnCount; }
+
+QVariant RunSummaryModel::data(const QModelIndex &index, int role) const
+{
+    if (index.row() < 0 || index.row() >= rowCount())
+        return {};
+    const RunGroup &g = m_groups[static_cast<size_t>(index.row())];
+    if (role == Qt::TextAlignmentRole && index.column() >= Seeds)
+        return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role != Qt::DisplayRole)
+        return {};
+    switch (index.column()) {
+    case Method:
+        return qs(facade::methodTitle(g.method));
+    case Shots:
+        return QVariant::fromValue<qint64>(g.shots);
+    case Protocol:
+        return g.baseToNew ? QStringLiteral("base-to-new") : QStringLiteral("all classes");
+    case Seeds: {
+        QStringList seeds;
+        for (auto s : g.seeds)
+            seeds << QString::number(s);
+        return seeds.join(QLatin1String(", "));
+    }
+    case Base:
+        return formatStat(g.base);
+    case New:
+        return formatStat(g.novel);
+    case HarmonicMean:
+        return formatStat(g.hm);
+    case All:
+        return formatStat(g.all);
+    }
+    return {};
+}
+
+QVariant RunSummaryModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    static const char *names[] = {"Method", "Shots", "Protocol", "Seeds", "Base %", "New %", "HM %", "All %"};
+    return QString::fromLatin1(names[section]);
+}
+
+} // namespace sep::ui

@@ -1,0 +1,73 @@
+#pragma once
+// The runs of a project as a table (RunsModel), and the same runs grouped by method and shots with
+// mean ± standard deviation over seeds (RunSummaryModel, aggregateRuns).
+
+#include "projects/project_store.h"
+
+#include <QAbstractTableModel>
+
+#include <optional>
+#include <vector>
+
+namespace sep::ui {
+
+class RunsModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    enum Column { Id, Method, Shots, Seed, Status, Epochs, Base, New, HarmonicMean, Created, ColumnCount };
+    enum Role { RunIdRole = Qt::UserRole + 1, SortRole };
+
+    explicit RunsModel(QObject *parent = nullptr);
+    void setRuns(std::vector<projects::RunInfo> runs);
+    const projects::RunInfo *runAt(int row) const;
+    int rowOf(int64_t runId) const;
+    // A live run's progress ("epoch 3/10 · 42%") shown in its status cell until the next setRuns.
+    void setLiveStatus(int64_t runId, const QString &text);
+
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+private:
+    std::vector<projects::RunInfo> m_runs;
+    int64_t m_liveRun = 0;
+    QString m_liveText;
+};
+
+struct Stat {
+    int n = 0;
+    double mean = 0, std = 0;   // sample standard deviation (n − 1); 0 for one value
+};
+Stat meanStd(const std::vector<double> &values);
+// "81.2 ± 1.3" (percent), "81.2" for one value, "–" for none
+QString formatStat(const Stat &s);
+
+struct RunGroup {
+    std::string method;
+    int64_t shots = 0;
+    bool baseToNew = false;
+    std::vector<uint64_t> seeds;
+    Stat base, novel, hm, all;
+};
+// Finished runs grouped by (method, shots, protocol); others are left out.
+std::vector<RunGroup> aggregateRuns(const std::vector<projects::RunInfo> &runs);
+
+class RunSummaryModel : public QAbstractTableModel {
+    Q_OBJECT
+public:
+    enum Column { Method, Shots, Protocol, Seeds, Base, New, HarmonicMean, All, ColumnCount };
+    explicit RunSummaryModel(QObject *parent = nullptr);
+    void setRuns(const std::vector<projects::RunInfo> &runs);
+    const std::vector<RunGroup> &groups() const { return m_groups; }
+
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role) const override;
+
+private:
+    std::vector<RunGroup> m_groups;
+};
+
+} // namespace sep::ui
