@@ -6,6 +6,7 @@
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/demo/demo.h"
+#include "projects/project_store.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
@@ -29,6 +30,7 @@ private Q_SLOTS:
     void initTestCase();
     void demoRunsEveryMethodAndProtocol();
     void unusableDataIsExplained();
+    void commandRecordsAProject();
 
 private:
     demo::DemoOptions options(const std::string &out) const;
@@ -139,6 +141,42 @@ void TestDemo::unusableDataIsExplained()
     o = options(m_dir.filePath(QStringLiteral("bad")).toStdString());
     o.data = m_dir.filePath(QStringLiteral("nowhere")).toStdString();
     expect(o, "build the demo data with packaging/build-demo-data.sh");
+}
+
+void TestDemo::commandRecordsAProject()
+{
+    // `sep demo` records its runs in OUT/demo.sepproj; run again, it reuses them.
+    const QString out = m_dir.filePath(QStringLiteral("cli-demo"));
+    const QStringList args = {QStringLiteral("demo"),      QStringLiteral("--data"),    QString::fromStdString(m_data),
+                              QStringLiteral("--model"),   QString::fromStdString(m_model), QStringLiteral("--out"), out,
+                              QStringLiteral("--classes"), QStringLiteral("6"),        QStringLiteral("--shots"),
+                              QStringLiteral("1"),         QStringLiteral("--epochs"), QStringLiteral("2"),
+                              QStringLiteral("--batch"),   QStringLiteral("4"),        QStringLiteral("--device"),
+                              QStringLiteral("cpu"),       QStringLiteral("--json")};
+    std::vector<nlohmann::json> outputs;
+    for (int pass = 0; pass < 2; ++pass) {
+        QProcess p;
+        p.start(QStringLiteral(SEP_CLI_PATH), args);
+        QVERIFY(p.waitForFinished(300000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        outputs.push_back(nlohmann::json::parse(p.readAllStandardOutput().toStdString()));
+    }
+    QCOMPARE(outputs[0]["rows"], outputs[1]["rows"]);
+    const std::string project = (out + QStringLiteral("/demo.sepproj")).toStdString();
+    QVERIFY(QFile::exists(QString::fromStdString(project)));
+    QVERIFY(QString::fromStdString(outputs[0]["project"].get<std::string>()).endsWith(QStringLiteral("demo.sepproj")));
+
+    projects::OpenOptions ro;
+    ro.readOnly = true;
+    auto store = projects::ProjectStore::open(project, ro);
+    const auto runs = store.runs();
+    QCOMPARE(runs.size(), size_t(6));   // the second pass added none
+    QCOMPARE(store.datasets().size(), size_t(2));
+    for (const auto &r : runs) {
+        QCOMPARE(r.status, std::string("finished"));
+        QVERIFY(!r.accuracy.empty());
+        QVERIFY(!store.evaluations(r.id).empty());
+    }
 }
 
 SEP_TEST_MAIN(TestDemo)

@@ -2,6 +2,7 @@
 
 #include "ui/project_session.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -86,9 +87,17 @@ QString WelcomePage::demoProjectPath()
     const QString env = qEnvironmentVariable("SEP_DEMO_PROJECT");
     if (!env.isEmpty())
         return QFileInfo::exists(env) ? env : QString();
-    const QString data = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-    const QString path = QDir(data).filePath(QStringLiteral("demo/demo.sepproj"));
-    return QFileInfo::exists(path) ? path : QString();
+    // Where `sep demo` (the quick start) leaves it: demo-run/ in the working directory or in the
+    // source tree above a build's app/gui/, else a copy in the user's data folder.
+    const QStringList candidates = {
+        QDir::current().filePath(QStringLiteral("demo-run/demo.sepproj")),
+        QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("../../../demo-run/demo.sepproj")),
+        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation)).filePath(QStringLiteral("demo/demo.sepproj")),
+    };
+    for (const QString &path : candidates)
+        if (QFileInfo::exists(path))
+            return QFileInfo(path).canonicalFilePath();
+    return {};
 }
 
 void WelcomePage::refresh()
@@ -113,9 +122,8 @@ void WelcomePage::refresh()
     }
     const QString demo = demoProjectPath();
     m_demo->setEnabled(!demo.isEmpty());
-    m_demoNote->setText(demo.isEmpty() ? tr("No demo project is installed. Make one with “New project…”: choose the built-in "
-                                            "model and any image folder (the emoji demo data from packaging/build-demo-data.sh "
-                                            "fits), or point SEP_DEMO_PROJECT at a .sepproj.")
+    m_demoNote->setText(demo.isEmpty() ? tr("No demo project yet: packaging/quickstart.sh (or `sep demo`) makes demo-run/demo.sepproj; "
+                                            "SEP_DEMO_PROJECT may point at another .sepproj.")
                                        : tr("Demo: %1").arg(demo));
 }
 

@@ -122,14 +122,43 @@ std::string DemoResult::table() const
     return s.str();
 }
 
-DemoResult runDemo(const DemoOptions &o, const Hooks &hooks)
+bool readFinishedSummary(const std::string &runDir, train::RunSummary &out)
+{
+    std::error_code ec;
+    if (!fs::exists(runDir + "/summary.json", ec))
+        return false;
+    const auto j = nlohmann::json::parse(readFile(runDir + "/summary.json"));
+    out.accuracy = j.at("accuracy").get<std::map<std::string, double>>();
+    out.harmonicMean = j.value("harmonic_mean", 0.0);
+    return true;
+}
+
+namespace {
+
+// The default RunTrainer: run folders under OUT/runs/, finished ones reused.
+train::RunSummary trainInFolder(const fs::path &out, const train::RunSpec &spec, const std::string &name, const Hooks &hooks)
+{
+    const std::string runDir = (out / "runs" / name).string();
+    std::error_code ec;
+    const bool exists = fs::exists(runDir + "/run.json", ec);
+    train::RunSummary summary;
+    if (exists && readFinishedSummary(runDir, summary)) {
+        hooks.info(name + ": already done, reusing " + runDir);
+        return summary;
+    }
+    return train::trainRun(spec, runDir, exists, hooks);
+}
+
+} // namespace
+
+DemoResult runDemo(const DemoOptions &o, const Hooks &hooks, const RunTrainer &trainer)
 {
     const auto started = std::chrono::steady_clock::now();
     const std::string modelDir = o.model.empty() ? builtinModelPath() : o.model;
     if (modelDir.empty())
         throw Error("no built-in model found: expected resources/models/builtin in the source tree, or set "
                     "SEP_BUILTIN_MODEL (sep pretrain makes one)");
-    const std::string weights = modelDir + "/model.safetensors";
+    const std::string weights = fs::absolute(modelDir + "/model.safetensors").string();
     const auto provenance = nlohmann::json::parse(readFile(modelDir + "/provenance.json"));
     const auto heldOut = splitCommaList(provenance.at("options").at("hold_out_styles").get<std::string>());
     if (heldOut.size() < 2)
@@ -211,25 +240,16 @@ DemoResult runDemo(const DemoOptions &o, const Hooks &hooks)
                 spec.shots = protocol.baseToNew ? o.shots : std::min<int64_t>(o.shots, static_cast<int64_t>(styles.size()) - 1);
                 spec.seed = std::stoull(seedText);
                 spec.baseToNew = protocol.baseToNew;
+                spec.clsAttention = true;   // for the inspector's heat maps; cheap on the small model
                 spec.train.epochs = o.epochs;
                 spec.train.batchSize = o.batch;
                 spec.train.lr = o.lr;
                 spec.train.evalEvery = std::max<int64_t>(1, o.epochs / 5);
                 spec.evalBatch = 128;
-                const std::string runDir =
-                    (out / "runs" / (protocol.baseToNew ? "base-to-new" : "cross-style") / (method + "-seed" + seedText)).string();
-                std::error_code ec;
-                train::RunSummary summary;
-                const bool exists = fs::exists(runDir + "/run.json", ec);
-                if (exists && fs::exists(runDir + "/summary.json", ec)) {
-                    hooks.info(method + " seed " + seedText + " (" + protocol.name + "): already done, reusing " + runDir);
-                    const auto j = nlohmann::json::parse(readFile(runDir + "/summary.json"));
-                    summary.accuracy = j.at("accuracy").get<std::map<std::string, double>>();
-                    summary.harmonicMean = j.value("harmonic_mean", 0.0);
-                } else {
-                    hooks.info(method + " seed " + seedText + " (" + protocol.name + ")");
-                    summary = train::trainRun(spec, runDir, exists, hooks);
-                }
+                const std::string name =
+                    std::string(protocol.baseToNew ? "base-to-new" : "cross-style") + "/" + method + "-seed" + seedText;
+                hooks.info(method + " seed " + seedText + " (" + protocol.name + ")");
+                const auto summary = trainer ? trainer(spec, name, hooks) : trainInFolder(out, spec, name, hooks);
                 for (const auto &[set, acc] : summary.accuracy)
                     row.values[set].push_back(acc);
                 if (protocol.baseToNew)

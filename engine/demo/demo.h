@@ -14,9 +14,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+namespace sep::train {
+struct RunSpec;
+struct RunSummary;
+} // namespace sep::train
 
 namespace sep::demo {
 
@@ -55,6 +61,14 @@ struct DemoResult {
 // (for a build tree), or the installed share/sep-studio/models/builtin. "" when none is found.
 std::string builtinModelPath();
 
-DemoResult runDemo(const DemoOptions &options, const Hooks &hooks);
+// How the demo trains one of its runs; `name` is like "base-to-new/sep-seed1". Without one, each run
+// goes to OUT/runs/<name>/ and a finished run found there is reused. The command line passes one
+// that records the runs in a project (OUT/demo.sepproj) that SEP Studio opens.
+using RunTrainer = std::function<train::RunSummary(const train::RunSpec &spec, const std::string &name, const Hooks &hooks)>;
+
+// A finished run folder's results (its summary.json) into `out`; false when the run has not finished.
+bool readFinishedSummary(const std::string &runDir, train::RunSummary &out);
+
+DemoResult runDemo(const DemoOptions &options, const Hooks &hooks, const RunTrainer &trainer = {});
 
 } // namespace sep::demo
