@@ -119,7 +119,10 @@ void startJob(Job *job)
     auto *thread = new QThread;
     thread->setObjectName(job->metaObject()->className());
     job->moveToThread(thread);
-    QObject::connect(thread, &QThread::started, job, &Job::run);
+    // Queued: run() starts inside the thread's event loop. Called directly from started(), it could
+    // hand the job back and have it deleted before QThread::exec() has finished adopting the
+    // objects moved to it, and exec() would then touch a deleted object.
+    QObject::connect(thread, &QThread::started, job, &Job::run, Qt::QueuedConnection);
     QObject::connect(thread, &QThread::finished, thread, &QObject::deleteLater);
     // Connected last, so it runs after the slots that read the job's results.
     QObject::connect(job, &Job::done, job, &QObject::deleteLater, Qt::QueuedConnection);
