@@ -57,7 +57,7 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     m_summaryView->setObjectName(QStringLiteral("summaryTable"));
     m_summaryView->setModel(m_summary);
     m_summaryView->verticalHeader()->hide();
-    m_summaryView->horizontalHeader()->setStretchLastSection(true);
+    m_summaryView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_summaryView->setSelectionMode(QAbstractItemView::NoSelection);
 
     m_runBox = new QComboBox;
@@ -233,11 +233,16 @@ void ResultsView::showEvaluation(int index)
     for (size_t i = 0; i < e.classes.size(); ++i) {
         keys << static_cast<double>(i);
         values << (i < e.perClassAccuracy.size() && e.perClassAccuracy[i] ? 100 * *e.perClassAccuracy[i] : 0);
-        ticker->addTick(static_cast<double>(i), qs(e.classes[i]));
+        // Long names would squeeze the bars into a strip; the confusion matrix shows them whole.
+        QString label = qs(e.classes[i]);
+        if (label.size() > 14)
+            label = label.left(13) + QChar(0x2026);
+        ticker->addTick(static_cast<double>(i), label);
     }
     bars->setData(keys, values, true);
     m_bars->xAxis->setTicker(ticker);
-    m_bars->xAxis->setRange(-0.6, std::min<double>(40, static_cast<double>(e.classes.size())) - 0.4);
+    // At most 25 classes at a time; drag or wheel to see the others.
+    m_bars->xAxis->setRange(-0.6, std::min<double>(25, static_cast<double>(e.classes.size())) - 0.4);
     m_bars->replot();
     filterGallery(-1, -1);
 }
