@@ -5,6 +5,7 @@
 #include "engine/core/error.h"
 #include "engine/data/few_shot.h"
 #include "engine/data/image_folder.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/test_main.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -22,6 +23,7 @@
 #include <set>
 
 using namespace sep;
+using sep::test::expectError;
 using namespace sep::data;
 
 namespace {
@@ -39,23 +41,6 @@ struct ReferenceSplitMix64 {
         return z ^ (z >> 31);
     }
 };
-
-// Runs `fn`, expects sep::Error whose message contains every one of `needles`.
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string> &needles)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        const std::string message = e.what();
-        for (const auto &n : needles)
-            QVERIFY2(message.find(n) != std::string::npos,
-                     qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"")
-                                    .arg(QString::fromStdString(message), QString::fromStdString(n))));
-        return;
-    }
-    QFAIL("no sep::Error was thrown");
-}
 
 // A folder tree built by a test. Images are real (tiny) PNG/JPEG files written by OpenCV, so the tree
 // is what a user would have, even though scanning only looks at names.

@@ -7,6 +7,7 @@
 #include "engine/core/files.h"
 #include "engine/demo/demo.h"
 #include "projects/project_store.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
@@ -125,22 +126,12 @@ void TestDemo::demoRunsEveryMethodAndProtocol()
 
 void TestDemo::unusableDataIsExplained()
 {
-    auto expect = [](const demo::DemoOptions &o, const std::string &needle) {
-        try {
-            demo::runDemo(o, {});
-        } catch (const Error &e) {
-            const std::string m = e.what();
-            QVERIFY2(m.find(needle) != std::string::npos, m.c_str());
-            return;
-        }
-        QFAIL(("no error; expected one mentioning " + needle).c_str());
-    };
     auto o = options(m_dir.filePath(QStringLiteral("bad")).toStdString());
     o.classes = 7;
-    expect(o, "only 6 classes have all held-out styles");
+    test::expectError([&] { demo::runDemo(o, {}); }, {"only 6 classes have all held-out styles"});
     o = options(m_dir.filePath(QStringLiteral("bad")).toStdString());
     o.data = m_dir.filePath(QStringLiteral("nowhere")).toStdString();
-    expect(o, "build the demo data with packaging/build-demo-data.sh");
+    test::expectError([&] { demo::runDemo(o, {}); }, {"build the demo data with packaging/build-demo-data.sh"});
 }
 
 void TestDemo::commandRecordsAProject()

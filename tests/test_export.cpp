@@ -16,6 +16,7 @@
 #include "engine/prompt/sep_method.h"
 #include "engine/train/run.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/test_main.h"
 
 #include <opencv2/imgcodecs.hpp>
@@ -29,22 +30,9 @@
 #include <nlohmann/json.hpp>
 
 using namespace sep;
+using sep::test::expectError;
 
 namespace {
-
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string> &needles)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        for (const auto &n : needles)
-            QVERIFY2(std::string(e.what()).find(n) != std::string::npos,
-                     qPrintable(QStringLiteral("\"%1\" lacks \"%2\"").arg(QString::fromUtf8(e.what()), QString::fromStdString(n))));
-        return;
-    }
-    QFAIL("no sep::Error was thrown");
-}
 
 std::string bytesOf(const std::string &path) { return readFile(path); }
 

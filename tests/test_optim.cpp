@@ -6,6 +6,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/train/adam.h"
 #include "engine/train/trainer.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/test_main.h"
 
 #include <torch/torch.h>
@@ -17,6 +18,7 @@
 #include <set>
 
 using namespace sep;
+using sep::test::expectError;
 using namespace sep::train;
 
 namespace {
@@ -25,23 +27,6 @@ namespace {
 constexpr double kLr = 0.0025, kWarmupLr = 1e-5, kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-3, kDecay = 5e-4;
 
 AdamOptions recipeAdam() { return {kBeta1, kBeta2, kEps, kDecay}; }
-
-// Runs `fn`, expects sep::Error whose message contains every one of `needles`.
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string> &needles)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        const std::string message = e.what();
-        for (const auto &n : needles)
-            QVERIFY2(message.find(n) != std::string::npos,
-                     qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"")
-                                    .arg(QString::fromStdString(message), QString::fromStdString(n))));
-        return;
-    }
-    QFAIL("no sep::Error was thrown");
-}
 
 // Largest elementwise difference relative to the largest magnitude of `expected` (parameters are
 // O(1), so this is a relative error without blowing up on entries near zero).

@@ -5,6 +5,7 @@
 #include "engine/core/error.h"
 #include "engine/io/safetensors.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/test_main.h"
 
 #include <torch/torch.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 
 using namespace sep;
+using sep::test::expectError;
 
 namespace {
 
@@ -46,22 +48,6 @@ void truncateFile(const std::string &path, double fraction)
     in.close();
     std::ofstream(path, std::ios::binary | std::ios::trunc)
         .write(bytes.data(), static_cast<std::streamsize>(static_cast<double>(bytes.size()) * fraction));
-}
-
-// Runs `fn`, expects sep::Error whose message contains every one of `needles`.
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string> &needles)
-{
-    try {
-        fn();
-    } catch (const Error &e) {
-        const std::string message = e.what();
-        for (const auto &n : needles)
-            QVERIFY2(message.find(n) != std::string::npos,
-                     qPrintable(QStringLiteral("message \"%1\" lacks \"%2\"").arg(QString::fromStdString(message), QString::fromStdString(n))));
-        return;
-    }
-    QFAIL("no sep::Error was thrown");
 }
 
 clip::LoadOptions noVocab(const std::string &configPath = {})
