@@ -188,7 +188,7 @@ void TestWeights::badFiles_data()
     QTest::newRow("directory") << QStringLiteral("dir") << QStringLiteral("directory");
     QTest::newRow("truncated-archive") << QStringLiteral("trunc-archive") << QStringLiteral("");
     QTest::newRow("truncated-state-dict") << QStringLiteral("trunc-state") << QStringLiteral("");
-    QTest::newRow("truncated-safetensors") << QStringLiteral("trunc-st") << QStringLiteral("");
+    QTest::newRow("truncated-safetensors") << QStringLiteral("trunc-st") << QStringLiteral("truncated");
     QTest::newRow("safetensors-lying-offsets") << QStringLiteral("lying") << QStringLiteral("");
     QTest::newRow("random-bytes") << QStringLiteral("random") << QStringLiteral("not a CLIP weights file");
     QTest::newRow("text-file") << QStringLiteral("text") << QStringLiteral("not a CLIP weights file");

@@ -398,7 +398,9 @@ bool looksLikeSafetensors(const std::string &path)
     if (!in.read(reinterpret_cast<char *>(buf), 9))
         return false;
     const uint64_t n = readLe64(buf);
-    return n >= 2 && n <= size - 8 && n <= kMaxHeaderBytes && buf[8] == '{';
+    // No check against the file size here: a truncated download still starts like safetensors, and
+    // readSafetensors then says it is truncated instead of "not a weights file".
+    return n >= 2 && n <= kMaxHeaderBytes && buf[8] == '{';
 }
 
 } // namespace sep::io

@@ -41,7 +41,8 @@ TensorMap readSafetensors(const std::string &path, std::map<std::string, std::st
 void writeSafetensors(const std::string &path, const TensorMap &tensors,
                       const std::map<std::string, std::string> &metadata = {});
 
-// True when the file starts like a safetensors file (plausible header length and a '{').
+// True when the file starts like a safetensors file (plausible header length and a '{'), even if
+// it is truncated: reading it then says so.
 bool looksLikeSafetensors(const std::string &path);
 
 } // namespace sep::io
