@@ -5,6 +5,9 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <malloc.h>
 #include <sched.h>
 
 namespace sep {
@@ -20,11 +23,28 @@ int availableCores()
 
 namespace {
 std::atomic<bool> g_threadsConfigured{false};
+
+// A training step allocates and frees tensors of tens of megabytes many times over. glibc serves
+// blocks above its mmap threshold with fresh mappings and unmaps them on free, so each such tensor
+// page-faults its memory in again, and trims the heap top likewise; on a 2-core machine that was 40%
+// of a SEP step at ViT-B/16 shape (10.6 s → 6.2 s with blocks kept). Keep blocks up to glibc's
+// largest threshold in the heap and keep freed memory for reuse. Peak memory is unchanged: it is
+// reached within a step. Settings the user made through glibc's environment variables win.
+void keepFreedMemoryForReuse()
+{
+#ifdef __GLIBC__
+    if (!std::getenv("MALLOC_MMAP_THRESHOLD_"))
+        mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);   // glibc's maximum on 64-bit systems
+    if (!std::getenv("MALLOC_TRIM_THRESHOLD_"))
+        mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+#endif
 }
+} // namespace
 
 void configureThreads(int threads)
 {
     g_threadsConfigured = true;
+    keepFreedMemoryForReuse();
     if (threads <= 0)
         if (const char *env = std::getenv("SEP_THREADS"); env && std::atoi(env) > 0)
             threads = std::atoi(env);
@@ -59,6 +79,21 @@ c10::Device resolveDevice(const std::string &name)
 std::string describeDevice(const c10::Device &device)
 {
     return device.str();
+}
+
+std::string describeCpuMath()
+{
+    std::string out = "BLAS: ";
+    // Debian's LibTorch calls whichever libblas.so.3 is installed; OpenBLAS names its kernels.
+    using CoreName = char *(*)();
+    if (auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) {
+        out += "OpenBLAS, " + std::string(corename()) + " kernels";
+        if (const char *forced = std::getenv("OPENBLAS_CORETYPE"); forced && *forced)
+            out += " (OPENBLAS_CORETYPE=" + std::string(forced) + ")";
+    } else {
+        out += "not OpenBLAS";
+    }
+    return out + ", " + std::to_string(at::get_num_threads()) + " thread(s)";
 }
 
 } // namespace sep

@@ -14,7 +14,8 @@ namespace sep {
 int availableCores();
 
 // Sets LibTorch's intra-op threads to `threads` (0 → $SEP_THREADS if set, else availableCores()). LibTorch starts with 1 on
-// some machines, which leaves cores idle. Call from the main thread before any torch work.
+// some machines, which leaves cores idle. Also keeps large freed blocks in the heap for reuse (see
+// runtime.cpp). Call from the main thread before any torch work.
 void configureThreads(int threads = 0);
 
 // Calls configureThreads() unless it was called before. The engine's entry points call this, since
@@ -27,5 +28,8 @@ c10::Device resolveDevice(const std::string &name);
 
 // "cpu", or "cuda:0 (NVIDIA H200)" where the name is known.
 std::string describeDevice(const c10::Device &device);
+
+// The CPU math library and its kernels, e.g. "BLAS: OpenBLAS, Haswell kernels, 2 thread(s)".
+std::string describeCpuMath();
 
 } // namespace sep
