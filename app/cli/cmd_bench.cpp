@@ -12,6 +12,8 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <sys/resource.h>
 
 namespace sep::cli {
@@ -59,12 +61,15 @@ struct BenchOptions {
     bool json = false;
 };
 
+// The GEMM rate of this process's BLAS. The output is preallocated: a fresh 16 MB result per call would
+// time the allocator's page faults along with the product (they halved the figure on this machine).
 double matmulGflops(const torch::Device &device, int repeats)
 {
     const int64_t n = 2048;
     auto a = torch::randn({n, n}, torch::TensorOptions().device(device));
     auto b = torch::randn({n, n}, torch::TensorOptions().device(device));
-    const double t = bestTime([&] { (void)torch::mm(a, b); }, repeats, device);
+    auto c = torch::empty({n, n}, torch::TensorOptions().device(device));
+    const double t = bestTime([&] { at::mm_out(c, a, b); }, std::max(repeats, 5), device);
     return 2.0 * n * n * n / t / 1e9;
 }
 
@@ -101,6 +106,7 @@ void benchEncode(const BenchOptions &o)
         nlohmann::json j;
         j["device"] = describeDevice(device);
         j["threads"] = at::get_num_threads();
+        j["cpu_math"] = describeCpuMath();
         j["matmul_2048_gflops"] = peak;
         j["image"] = {{"batch", o.batch},         {"images_per_second", imagesPerSecond},
                       {"gflops", imageGflops},     {"gflop_per_image", config.visionFlops() / 1e9},
@@ -112,7 +118,7 @@ void benchEncode(const BenchOptions &o)
         return;
     }
     std::cout << std::fixed << std::setprecision(2) << "sep bench encode: ViT-B/16 shape, random weights, "
-              << describeDevice(device) << ", " << at::get_num_threads() << " thread(s)\n"
+              << describeDevice(device) << ", " << describeCpuMath() << "\n"
               << "  2048³ fp32 matmul          " << std::setw(9) << peak << " GFLOP/s\n"
               << "  image tower, batch " << std::setw(3) << o.batch << "     " << std::setw(9) << imagesPerSecond
               << " images/s  (" << imageGflops << " GFLOP/s at " << config.visionFlops() / 1e9 << " GFLOP/image = "
@@ -155,63 +161,168 @@ clip::LoadedClip benchClip(const TrainBenchOptions &o, const torch::Device &devi
     return clip;
 }
 
+struct TrainFigures {
+    double stepSeconds = 0;
+    double evalImagesPerSecond = 0;   // a whole evaluation: class features once, then the images in batches
+    double peakRssGb = 0;             // of the process so far
+    int64_t trainable = 0;
+};
+
+std::vector<std::string> benchClassNames(int64_t classes)
+{
+    std::vector<std::string> names;
+    for (int64_t c = 0; c < classes; ++c)
+        names.push_back("c" + std::to_string(c));
+    return names;
+}
+
+// Seconds to evaluate `images` in batches: the class-side work once (as an evaluation does), then
+// every batch scored.
+double evaluationSeconds(prompt::Method &method, const at::Tensor &images, int64_t batch, const torch::Device &device)
+{
+    return seconds([&] {
+        torch::NoGradGuard noGrad;
+        method.invalidateCaches();
+        for (int64_t b = 0; b < images.size(0); b += batch)
+            (void)method.score(images.slice(0, b, b + batch));
+        synchronize(device);
+    });
+}
+
+TrainFigures measureTraining(const TrainBenchOptions &o, clip::LoadedClip &clip, int64_t classes, const torch::Device &device)
+{
+    const int64_t size = clip.config().vision.imageSize;
+    torch::manual_seed(1);
+    auto method = prompt::makeMethod(o.method, clip);
+    method->setClasses(benchClassNames(classes));
+    auto images = torch::randn({o.batch, 3, size, size});
+    auto labels = torch::arange(o.batch) % classes;
+    prompt::Batch batch{images, labels, {}, true};
+    method->prepareTraining([&](int64_t) { return batch; }, 1);
+    train::Adam adam(method->namedParameters(), {});
+    auto step = [&] {
+        auto terms = method->loss(batch);
+        terms.total.backward();
+        adam.step(0.0025);
+        adam.zeroGrad();
+        method->invalidateCaches();
+    };
+    TrainFigures f;
+    f.stepSeconds = bestTime(step, o.steps, device);
+    f.evalImagesPerSecond = static_cast<double>(o.evalImages)
+                            / evaluationSeconds(*method, torch::randn({o.evalImages, 3, size, size}), o.batch, device);
+    f.peakRssGb = peakRssGb();
+    for (auto &p : method->trainableParameters())
+        f.trainable += p.numel();
+    return f;
+}
+
 void benchTrain(const TrainBenchOptions &o)
 {
     const auto device = resolveDevice(o.device);
     auto clip = benchClip(o, device);
-    const int64_t size = clip.config().vision.imageSize;
     nlohmann::json rows = nlohmann::json::array();
     if (!o.json)
         std::cout << "sep bench train: " << o.method << ", ViT-B/16 shape, random weights, " << describeDevice(device) << ", "
-                  << at::get_num_threads() << " thread(s), batch " << o.batch << "\n";
+                  << describeCpuMath() << ", batch " << o.batch << "\n";
     for (int64_t classes : o.classes) {
-        std::vector<std::string> names;
-        for (int64_t c = 0; c < classes; ++c)
-            names.push_back("c" + std::to_string(c));
-        torch::manual_seed(1);
-        auto method = prompt::makeMethod(o.method, clip);
-        method->setClasses(names);
-        auto images = torch::randn({o.batch, 3, size, size});
-        auto labels = torch::arange(o.batch) % classes;
-        prompt::Batch batch{images, labels, {}, true};
-        method->prepareTraining([&](int64_t) { return batch; }, 1);
-        train::Adam adam(method->namedParameters(), {});
-        auto step = [&] {
-            auto terms = method->loss(batch);
-            terms.total.backward();
-            adam.step(0.0025);
-            adam.zeroGrad();
-            method->invalidateCaches();
-        };
-        const double stepSeconds = bestTime(step, o.steps, device);
-        // Evaluation: class features once, then images in batches.
-        auto evalImages = torch::randn({o.evalImages, 3, size, size});
-        const double evalSeconds = seconds([&] {
-            torch::NoGradGuard noGrad;
-            method->invalidateCaches();
-            for (int64_t b = 0; b < o.evalImages; b += o.batch)
-                (void)method->score(evalImages.slice(0, b, b + o.batch));
-            synchronize(device);
-        });
-        int64_t trainable = 0;
-        for (auto &p : method->trainableParameters())
-            trainable += p.numel();
-        nlohmann::json row = {{"classes", classes},
-                              {"seconds_per_step", stepSeconds},
-                              {"images_per_second", static_cast<double>(o.batch) / stepSeconds},
-                              {"eval_images_per_second", static_cast<double>(o.evalImages) / evalSeconds},
-                              {"peak_rss_gb", peakRssGb()},
-                              {"trainable_parameters", trainable}};
-        rows.push_back(row);
+        const auto f = measureTraining(o, clip, classes, device);
+        rows.push_back({{"classes", classes},
+                        {"seconds_per_step", f.stepSeconds},
+                        {"images_per_second", static_cast<double>(o.batch) / f.stepSeconds},
+                        {"eval_images_per_second", f.evalImagesPerSecond},
+                        {"peak_rss_gb", f.peakRssGb},
+                        {"trainable_parameters", f.trainable}});
         if (!o.json)
             std::cout << std::fixed << std::setprecision(2) << "  " << std::setw(5) << classes << " classes: "
-                      << stepSeconds << " s/step (" << static_cast<double>(o.batch) / stepSeconds << " images/s), "
-                      << "evaluation " << static_cast<double>(o.evalImages) / evalSeconds << " images/s, peak RSS "
-                      << peakRssGb() << " GB, " << trainable << " trainable parameters\n";
+                      << f.stepSeconds << " s/step (" << static_cast<double>(o.batch) / f.stepSeconds << " images/s), "
+                      << "evaluation " << f.evalImagesPerSecond << " images/s, peak RSS " << f.peakRssGb << " GB, "
+                      << f.trainable << " trainable parameters\n";
     }
     if (o.json)
-        printJson({{"method", o.method}, {"device", describeDevice(device)}, {"threads", at::get_num_threads()},
-                   {"batch", o.batch}, {"rows", rows}});
+        printJson({{"method", o.method}, {"device", describeDevice(device)}, {"cpu_math", describeCpuMath()},
+                   {"threads", at::get_num_threads()}, {"batch", o.batch}, {"rows", rows}});
+}
+
+// The published measurements of the Python reference implementation (SEP's released code on OpenAI's
+// CLIP, Debian's torch 1.13.1 with OpenBLAS, fp32, 2 threads, random ViT-B/16 weights, n_ctx 6,
+// n_ctx_v 4) on a 2-core machine like the ones this project is built on.
+struct ReferenceRow {
+    const char *key;
+    const char *work;
+    double reference;
+    const char *unit;
+    bool higherIsBetter;
+    double target;           // required ratio ours/reference (reference/ours where lower is better), 0: none
+    double absoluteTarget;   // required value of ours, 0: none
+};
+
+const ReferenceRow kReference[] = {
+    {"sep_step_10", "SEP step, batch 8, 10 classes", 8.6, "s", false, 1.5, 0},
+    {"sep_step_100", "SEP step, batch 8, 100 classes", 27.5, "s", false, 2.5, 0},
+    {"peak_rss_100", "peak RSS with 100 classes", 7.7, "GB", false, 2.0, 0},
+    {"sep_eval_100", "SEP evaluation, 100 classes", 0.50, "img/s", true, 6.0, 0},
+    {"zeroshot_eval_100", "zero-shot evaluation, 100 classes", 1.64, "img/s", true, 0, 0},
+    {"image_tower", "image tower, batch 8", 4.2, "img/s", true, 0, 0},
+    {"image_tower_share", "image tower FLOP rate / matmul's", 100.0 * 4.2 * 34.9 / 200.0, "%", true, 0, 85},
+    {"matmul_2048", "2048³ fp32 matmul", 200, "GFLOP/s", true, 0, 0},
+};
+
+void benchReference(const TrainBenchOptions &o)
+{
+    const auto device = resolveDevice(o.device);
+    auto clip = benchClip(o, device);
+    std::map<std::string, double> ours;
+    {
+        torch::NoGradGuard noGrad;
+        ours["matmul_2048"] = matmulGflops(device, 5);
+        auto images = torch::randn({o.batch, 3, 224, 224}, torch::TensorOptions().device(device));
+        ours["image_tower"] =
+            static_cast<double>(o.batch) / bestTime([&] { (void)clip.model->encodeImage(images); }, 2, device);
+        ours["image_tower_share"] = 100.0 * ours["image_tower"] * clip.config().visionFlops() / 1e9 / ours["matmul_2048"];
+    }
+    {
+        auto zeroshot = prompt::makeMethod("zeroshot", clip);
+        auto images = torch::randn({o.evalImages, 3, 224, 224});
+        const double s = seconds([&] { zeroshot->setClasses(benchClassNames(100)); })
+                         + evaluationSeconds(*zeroshot, images, o.batch, device);
+        ours["zeroshot_eval_100"] = static_cast<double>(o.evalImages) / s;
+    }
+    const auto ten = measureTraining(o, clip, 10, device);
+    const auto hundred = measureTraining(o, clip, 100, device);
+    ours["sep_step_10"] = ten.stepSeconds;
+    ours["sep_step_100"] = hundred.stepSeconds;
+    ours["peak_rss_100"] = hundred.peakRssGb;
+    ours["sep_eval_100"] = hundred.evalImagesPerSecond;
+
+    nlohmann::json rows = nlohmann::json::array();
+    if (!o.json)
+        std::cout << "sep bench reference: SEP at ViT-B/16 shape, random weights, batch " << o.batch << ", "
+                  << describeDevice(device) << ", " << describeCpuMath() << "\n"
+                  << "  work                                    reference       SEP Studio    ratio   target\n";
+    for (const auto &r : kReference) {
+        const double value = ours.at(r.key);
+        const double ratio = r.higherIsBetter ? value / r.reference : r.reference / value;
+        const bool met = (r.target <= 0 || ratio >= r.target) && (r.absoluteTarget <= 0 || value >= r.absoluteTarget);
+        rows.push_back({{"key", r.key}, {"work", r.work}, {"unit", r.unit}, {"reference", r.reference}, {"ours", value},
+                        {"ratio", ratio}, {"target_ratio", r.target}, {"target_value", r.absoluteTarget}, {"met", met}});
+        if (o.json)
+            continue;
+        std::ostringstream target;
+        if (r.target > 0)
+            target << std::fixed << std::setprecision(1) << "≥ " << r.target << "×";
+        if (r.absoluteTarget > 0)
+            target << std::fixed << std::setprecision(0) << "≥ " << r.absoluteTarget << " " << r.unit;
+        if (r.target > 0 || r.absoluteTarget > 0)
+            target << (met ? "  met" : "  NOT met");
+        std::cout << std::fixed << std::setprecision(2) << "  " << std::left << std::setw(38) << r.work << std::right
+                  << std::setw(9) << r.reference << " " << std::left << std::setw(7) << r.unit << std::right << std::setw(8)
+                  << value << " " << std::left << std::setw(7) << r.unit << std::right << std::setw(6) << ratio << "×  "
+                  << target.str() << "\n";
+    }
+    if (o.json)
+        printJson({{"device", describeDevice(device)}, {"cpu_math", describeCpuMath()}, {"threads", at::get_num_threads()},
+                   {"batch", o.batch}, {"eval_images", o.evalImages}, {"rows", rows}});
 }
 
 } // namespace
@@ -240,6 +351,16 @@ void addBenchCommand(CLI::App &app)
     train->add_option("--vocab", t->vocab, "CLIP's vocabulary, for prompts tokenized exactly as in real runs");
     train->add_flag("--json", t->json, "Machine-readable output");
     train->callback([t] { benchTrain(*t); });
+
+    auto r = std::make_shared<TrainBenchOptions>();
+    r->evalImages = 32;
+    auto *reference = bench->add_subcommand(
+        "reference", "The Python reference implementation's figures beside this build's, with the ratios and targets");
+    reference->add_option("--device", r->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+    reference->add_option("--vocab", r->vocab, "CLIP's vocabulary, for prompts tokenized exactly as in real runs");
+    reference->add_option("--steps", r->steps, "Timed steps (best is reported)")->capture_default_str();
+    reference->add_flag("--json", r->json, "Machine-readable output");
+    reference->callback([r] { benchReference(*r); });
 }
 
 } // namespace sep::cli
