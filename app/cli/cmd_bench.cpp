@@ -73,6 +73,15 @@ double matmulGflops(const torch::Device &device, int repeats)
     return 2.0 * n * n * n / t / 1e9;
 }
 
+// Images per second of the plain image tower on random pixels.
+double imageTowerRate(clip::Model &model, int64_t batch, int repeats, const torch::Device &device)
+{
+    torch::NoGradGuard noGrad;
+    const int64_t size = model->config().vision.imageSize;
+    auto images = torch::randn({batch, 3, size, size}, torch::TensorOptions().device(device));
+    return static_cast<double>(batch) / bestTime([&] { (void)model->encodeImage(images); }, repeats, device);
+}
+
 void benchEncode(const BenchOptions &o)
 {
     const auto device = resolveDevice(o.device);
@@ -85,10 +94,7 @@ void benchEncode(const BenchOptions &o)
     model->to(device);
     model->eval();
 
-    auto images = torch::randn({o.batch, 3, config.vision.imageSize, config.vision.imageSize},
-                               torch::TensorOptions().device(device));
-    const double imageTime = bestTime([&] { (void)model->encodeImage(images); }, o.repeats, device);
-    const double imagesPerSecond = static_cast<double>(o.batch) / imageTime;
+    const double imagesPerSecond = imageTowerRate(model, o.batch, o.repeats, device);
     const double imageGflops = config.visionFlops() * imagesPerSecond / 1e9;
 
     // Class prompts like "a photo of a golden retriever.": SOT, 8 tokens, EOT, then padding.
@@ -276,14 +282,13 @@ void benchReference(const TrainBenchOptions &o)
     {
         torch::NoGradGuard noGrad;
         ours["matmul_2048"] = matmulGflops(device, 5);
-        auto images = torch::randn({o.batch, 3, 224, 224}, torch::TensorOptions().device(device));
-        ours["image_tower"] =
-            static_cast<double>(o.batch) / bestTime([&] { (void)clip.model->encodeImage(images); }, 2, device);
+        ours["image_tower"] = imageTowerRate(clip.model, o.batch, 2, device);
         ours["image_tower_share"] = 100.0 * ours["image_tower"] * clip.config().visionFlops() / 1e9 / ours["matmul_2048"];
     }
     {
         auto zeroshot = prompt::makeMethod("zeroshot", clip);
-        auto images = torch::randn({o.evalImages, 3, 224, 224});
+        const int64_t size = clip.config().vision.imageSize;
+        auto images = torch::randn({o.evalImages, 3, size, size});
         const double s = seconds([&] { zeroshot->setClasses(benchClassNames(100)); })
                          + evaluationSeconds(*zeroshot, images, o.batch, device);
         ours["zeroshot_eval_100"] = static_cast<double>(o.evalImages) / s;
