@@ -2,6 +2,7 @@
 // precision, one sample and one head at a time, with the patch embedding as a real convolution and the
 // causal mask filled in by loops. Tolerance: 1e-4 absolute on features of order 1 (float32 vs double).
 
+#include "engine/clip/affine.h"
 #include "engine/clip/model.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
@@ -100,6 +101,8 @@ private Q_SLOTS:
     void textTruncationIsExact();
     void inputGradientMatchesIndependentComputation();
     void trainingAndInferencePathsAgree();
+    void frozenLinearMatchesIndependentComputation();
+    void frozenAndTrainableWeightsAgree();
     void clsAttentionProbe();
     void logitsAreScaledCosines();
     void parameterCountsOfVitB16();
@@ -195,13 +198,72 @@ void TestClipModel::inputGradientMatchesIndependentComputation()
 
 void TestClipModel::trainingAndInferencePathsAgree()
 {
-    // Without gradients the MLP activates in place; the values must be the very same.
+    // Without gradients the MLP activates in place; the values must be the very same. Frozen weights, as
+    // in prompt tuning, so both passes take the same product.
     const auto config = test::tinyConfig(1000);
     auto model = test::makeTinyModel(config, 7);
-    const auto images = test::randomImages(2, config.vision.imageSize, 14);
+    for (auto &p : model->parameters())
+        p.set_requires_grad(false);
+    const auto images = test::randomImages(2, config.vision.imageSize, 14).requires_grad_(true);
     const auto withGrad = model->encodeImage(images).detach();
     torch::NoGradGuard noGrad;
     QVERIFY(torch::equal(withGrad, model->encodeImage(images)));
+}
+
+void TestClipModel::frozenLinearMatchesIndependentComputation()
+{
+    // clip::affine on a frozen weight (the oneDNN route where LibTorch has it) against the formula in
+    // double precision: y = β·b + α·x·Wᵀ and, for the loss Σ y⊙g, ∂/∂x = α·g·W. Tolerance 1e-5 relative
+    // to the largest entry (float32 products of length 48).
+    torch::manual_seed(21);
+    const auto x = torch::randn({3, 5, 48}), weight = torch::randn({24, 48}), bias = torch::randn({24});
+    const auto g = torch::randn({3, 5, 24});
+    const auto x64 = x.to(torch::kDouble), w64 = weight.to(torch::kDouble), b64 = bias.to(torch::kDouble),
+               g64 = g.to(torch::kDouble);
+    auto relErr = [](const at::Tensor &got, const at::Tensor &want) {
+        return (got.to(torch::kDouble) - want).abs().max().item<double>() / want.abs().max().item<double>();
+    };
+    QCOMPARE(clip::affineUsesOneDnn(x, weight, bias), at::hasMKLDNN());
+    for (const auto &[alpha, beta, withBias] : {std::tuple{1.0, 1.0, true}, {1.702, 1.702, true}, {1 / 1.702, 1.0, true},
+                                               {0.5, 1.0, false}}) {
+        const auto b = withBias ? bias : at::Tensor();
+        auto want = alpha * x64.matmul(w64.t());
+        if (withBias)
+            want = want + beta * b64;
+        auto input = x.clone().requires_grad_(true);
+        const auto y = clip::affine(input, weight, b, alpha, beta);
+        QCOMPARE(y.sizes(), want.sizes());
+        const double err = relErr(y.detach(), want);
+        QVERIFY2(err < 1e-5, qPrintable(QStringLiteral("alpha %1: forward error %2").arg(alpha).arg(err)));
+        (y * g).sum().backward();
+        const double gradErr = relErr(input.grad(), alpha * g64.matmul(w64));
+        QVERIFY2(gradErr < 1e-5, qPrintable(QStringLiteral("alpha %1: gradient error %2").arg(alpha).arg(gradErr)));
+        torch::NoGradGuard noGrad;
+        QVERIFY(relErr(clip::affine(x, weight, b, alpha, beta), want) < 1e-5);
+    }
+}
+
+void TestClipModel::frozenAndTrainableWeightsAgree()
+{
+    // A weight that trains takes LibTorch's BLAS product and gets its gradient, α·gᵀx; the towers give the
+    // same features either way (float rounding apart: 1e-5 on features of order 1).
+    torch::manual_seed(22);
+    auto weight = torch::randn({24, 48}).requires_grad_(true);
+    const auto x = torch::randn({7, 48}), g = torch::randn({7, 24});
+    QVERIFY(!clip::affineUsesOneDnn(x, weight, {}));
+    (clip::affine(x, weight, {}, 0.5) * g).sum().backward();
+    const auto want = 0.5 * g.to(torch::kDouble).t().matmul(x.to(torch::kDouble));
+    QVERIFY((weight.grad().to(torch::kDouble) - want).abs().max().item<double>() < 1e-5 * want.abs().max().item<double>());
+
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 8);
+    const auto images = test::randomImages(2, config.vision.imageSize, 15);
+    const auto ids = torch::randint(1, 900, {2, config.text.contextLength}, torch::kLong);
+    const auto trainableImage = model->encodeImage(images).detach(), trainableText = model->encodeText(ids).detach();
+    for (auto &p : model->parameters())
+        p.set_requires_grad(false);
+    QVERIFY((model->encodeImage(images) - trainableImage).abs().max().item<double>() < 1e-5);
+    QVERIFY((model->encodeText(ids) - trainableText).abs().max().item<double>() < 1e-5);
 }
 
 void TestClipModel::clsAttentionProbe()

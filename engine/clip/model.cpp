@@ -1,5 +1,6 @@
 #include "engine/clip/model.h"
 
+#include "engine/clip/affine.h"
 #include "engine/core/error.h"
 
 #include <torch/torch.h>
@@ -48,7 +49,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor &x, const torch::Tensor
 {
     const int64_t B = x.size(0), L = x.size(1), D = x.size(2), hd = D / heads;
     // [B, L, 3D] → three contiguous [B·H, L, hd] for batched matrix products.
-    auto qkv = torch::nn::functional::linear(x, in_proj_weight, in_proj_bias)
+    auto qkv = affine(x, in_proj_weight, in_proj_bias)
                    .view({B, L, 3, heads, hd})
                    .permute({2, 0, 3, 1, 4})
                    .reshape({3, B * heads, L, hd});
@@ -62,7 +63,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor &x, const torch::Tensor
     if (probe)
         *probe = weights.view({B, heads, L, L}).select(2, 0).mean(1);   // first query, averaged over heads: [B, L]
     auto out = torch::bmm(weights, v).view({B, heads, L, hd}).transpose(1, 2).reshape({B, L, D});
-    return out_proj->forward(out);
+    return affine(out, out_proj->weight, out_proj->bias);
 }
 
 MlpImpl::MlpImpl(int64_t width, int64_t hidden, Activation activation_) : activation(activation_)
@@ -74,19 +75,15 @@ MlpImpl::MlpImpl(int64_t width, int64_t hidden, Activation activation_) : activa
 torch::Tensor MlpImpl::forward(const torch::Tensor &x)
 {
     if (activation != Activation::QuickGelu)
-        return c_proj->forward(torch::gelu(c_fc->forward(x)));
-    // QuickGELU, h·σ(1.702h), equals silu(1.702h)/1.702. The two scalings ride on the matrix products'
-    // alpha and beta, so the wide hidden tensor sees one fused activation, forward and backward, instead
-    // of three element-wise passes (this MLP's element-wise work is memory-bound). Same values as the
-    // direct formula within float rounding.
+        return affine(torch::gelu(affine(x, c_fc->weight, c_fc->bias)), c_proj->weight, c_proj->bias);
+    // QuickGELU, h·σ(1.702h), equals silu(1.702h)/1.702. The two scalings ride on the affine maps, so the
+    // wide hidden tensor sees one fused activation, forward and backward, instead of three element-wise
+    // passes (this MLP's element-wise work is memory-bound). Same values as the direct formula within
+    // float rounding.
     constexpr double a = 1.702;
-    auto rows = x.reshape({-1, x.size(-1)});
-    auto h = torch::addmm(c_fc->bias, rows, c_fc->weight.t(), a, a);   // 1.702 · (x Wᵀ + b)
+    auto h = affine(x, c_fc->weight, c_fc->bias, a, a);   // 1.702 · (x Wᵀ + b)
     h = torch::GradMode::is_enabled() ? torch::silu(h) : torch::silu_(h);
-    auto y = torch::addmm(c_proj->bias, h, c_proj->weight.t(), 1.0, 1.0 / a);
-    auto shape = x.sizes().vec();
-    shape.back() = y.size(-1);
-    return y.view(shape);
+    return affine(h, c_proj->weight, c_proj->bias, 1.0 / a);
 }
 
 ResidualBlockImpl::ResidualBlockImpl(const TowerConfig &tower, Activation activation, double eps)
@@ -127,7 +124,7 @@ torch::Tensor PatchEmbedImpl::forward(const torch::Tensor &images)
     // [B, 3, g, p, g, p] → [B, g, g, 3, p, p]: patches row by row, each flattened (channel, row, column)
     auto patches = images.reshape({B, 3, g, patch, g, patch}).permute({0, 2, 4, 1, 3, 5})
                        .reshape({B, g * g, 3 * patch * patch});
-    return torch::matmul(patches, weight.reshape({weight.size(0), -1}).t());
+    return affine(patches, weight.reshape({weight.size(0), -1}), {});
 }
 
 VisionTowerImpl::VisionTowerImpl(const Config &config)
