@@ -363,6 +363,9 @@ void TestSep::coopGradientMatchesFiniteDifferences()
 
 void TestSep::perSampleIsBatchIndependent()
 {
+    // Per-sample fusion: an image's scores and selected tokens do not depend on the other images in its
+    // batch. Batches are computed together, so scores agree within float32 rounding (1e-4 on logits of
+    // scale 50); the selected tokens are the same.
     auto clip = test::tinyClip(m_dir.path().toStdString(), 10);
     torch::manual_seed(11);
     prompt::SepMethod sep(clip, prompt::SepOptions::defaults());
@@ -375,11 +378,10 @@ void TestSep::perSampleIsBatchIndependent()
         const int64_t at = size - 2;
         batch[at] = images[4];
         const auto inside = sep.score(batch, {true, false});
-        QVERIFY2(torch::equal(inside.logits[at], alone.logits[0]),
-                 qPrintable(QStringLiteral("batch of %1: logits differ (max %2)")
-                                .arg(size)
-                                .arg((inside.logits[at] - alone.logits[0]).abs().max().item<double>())));
-        QCOMPARE(inside.images[static_cast<size_t>(at)].layers[0].tokens, alone.images[0].layers[0].tokens);
+        const double diff = (inside.logits[at] - alone.logits[0]).abs().max().item<double>();
+        QVERIFY2(diff < 1e-4, qPrintable(QStringLiteral("batch of %1: logits differ by %2").arg(size).arg(diff)));
+        for (size_t layer = 0; layer < alone.images[0].layers.size(); ++layer)
+            QCOMPARE(inside.images[static_cast<size_t>(at)].layers[layer].tokens, alone.images[0].layers[layer].tokens);
     }
 }
 

@@ -48,18 +48,7 @@ void Method::loadState(const TensorMap &tensors, const std::string &source)
 ScoreOutput Method::score(const at::Tensor &pixels, const ScoreRequest &request)
 {
     torch::NoGradGuard noGrad;
-    if (device().is_cuda() || batchCoupled() || pixels.size(0) <= 1)
-        return scoreBatch(pixels, request);
-    ScoreOutput out;
-    std::vector<at::Tensor> logits;
-    for (int64_t i = 0; i < pixels.size(0); ++i) {
-        auto one = scoreBatch(pixels.slice(0, i, i + 1), request);
-        logits.push_back(one.logits);
-        for (auto &image : one.images)
-            out.images.push_back(std::move(image));
-    }
-    out.logits = torch::cat(logits, 0);
-    return out;
+    return scoreBatch(pixels, request);
 }
 
 c10::Device Method::device() const { return m_clip->model->logit_scale.device(); }

@@ -70,12 +70,10 @@ public:
     // `draw(i)` returns batch i of one pass; `batches` is the number of batches in that pass.
     virtual void prepareTraining(const std::function<Batch(int64_t)> &draw, int64_t batches) {}
     virtual LossTerms loss(const Batch &batch) = 0;
-    // Evaluation. On the CPU every image is computed on its own: BLAS kernels round differently for
-    // different row counts, so this is what makes an image's scores bit-identical whatever its batch.
-    // On CUDA the batch is computed together (results agree within floating-point tolerance).
-    // Methods whose results depend on the batch by design (SEP's reference fusion) are never split.
+    // Evaluation, without gradients. The batch is computed together: an image's scores agree with its
+    // scores in any other batch within float32 rounding (products of different row counts may sum in a
+    // different order), except in SEP's reference fusion, which couples a batch by design.
     ScoreOutput score(const at::Tensor &pixels, const ScoreRequest &request = {});
-    virtual bool batchCoupled() const { return false; }
     // The text-side selections of the current class list (empty for methods that select none).
     virtual std::vector<ClassSelection> classSelections() { return {}; }
 

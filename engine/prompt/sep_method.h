@@ -63,7 +63,6 @@ public:
     nlohmann::json options() const override { return SepOptions::table().toJson(m_options); }
     const SepOptions &sepOptions() const { return m_options; }
     void setFusion(Fusion fusion);
-    bool batchCoupled() const override { return m_options.fusion == Fusion::Reference; }
 
     void setClasses(const std::vector<std::string> &classNames) override;
     void prepareTraining(const std::function<Batch(int64_t)> &draw, int64_t batches) override;
