@@ -4,12 +4,17 @@
 
 #include "engine/clip/affine.h"
 #include "engine/clip/model.h"
+#include "engine/core/runtime.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
 #include <torch/torch.h>
 
 #include <QtTest>
+
+#include <cstdlib>
+#include <fstream>
+#include <unistd.h>
 
 using namespace sep;
 
@@ -103,6 +108,7 @@ private Q_SLOTS:
     void trainingAndInferencePathsAgree();
     void frozenLinearMatchesIndependentComputation();
     void frozenAndTrainableWeightsAgree();
+    void freedMemoryIsKeptUntilReleased();
     void clsAttentionProbe();
     void logitsAreScaledCosines();
     void parameterCountsOfVitB16();
@@ -264,6 +270,31 @@ void TestClipModel::frozenAndTrainableWeightsAgree()
         p.set_requires_grad(false);
     QVERIFY((model->encodeImage(images) - trainableImage).abs().max().item<double>() < 1e-5);
     QVERIFY((model->encodeText(ids) - trainableText).abs().max().item<double>() < 1e-5);
+}
+
+void TestClipModel::freedMemoryIsKeptUntilReleased()
+{
+    // configureThreads() (the test main calls it) keeps freed memory resident for the next training
+    // step, and releaseFreedMemory() gives it back. 256 MB, paged in, then freed.
+    for (const char *name : {"MALLOC_ARENA_MAX", "MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_"})
+        if (std::getenv(name))
+            QSKIP("glibc's malloc settings come from the environment");
+    auto residentMb = [] {
+        std::ifstream statm("/proc/self/statm");
+        double pages = 0, resident = 0;
+        statm >> pages >> resident;
+        return resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+    };
+    double during = 0;
+    {
+        const auto block = torch::ones({64 * 1024 * 1024});
+        during = residentMb();
+    }
+    const double kept = residentMb();
+    sep::releaseFreedMemory();
+    const double after = residentMb();
+    QVERIFY2(kept > during - 32, qPrintable(QStringLiteral("%1 MB resident while allocated, %2 MB after free").arg(during).arg(kept)));
+    QVERIFY2(kept - after > 200, qPrintable(QStringLiteral("%1 MB resident before release, %2 MB after").arg(kept).arg(after)));
 }
 
 void TestClipModel::clsAttentionProbe()

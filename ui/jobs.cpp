@@ -1,6 +1,7 @@
 #include "ui/jobs.h"
 
 #include "engine/core/error.h"
+#include "engine/core/runtime.h"
 #include "ui/qt_convert.h"
 
 #include <QCoreApplication>
@@ -98,6 +99,7 @@ void Job::run()
         status = Failed;
         message = QStringLiteral("unexpected error");
     }
+    sep::releaseFreedMemory();   // the heap keeps a job's peak for reuse while it runs
     // Hand the object back to the UI thread: slots connected to done() read its results there.
     QThread *worker = thread();
     if (QCoreApplication *app = QCoreApplication::instance())

@@ -14,9 +14,13 @@ namespace sep {
 int availableCores();
 
 // Sets LibTorch's intra-op threads to `threads` (0 → $SEP_THREADS if set, else availableCores()). LibTorch starts with 1 on
-// some machines, which leaves cores idle. Also keeps large freed blocks in the heap for reuse (see
-// runtime.cpp). Call from the main thread before any torch work.
+// some machines, which leaves cores idle. Also keeps freed memory in the heap for reuse by the next
+// training step (see runtime.cpp). Call from the main thread before any torch work.
 void configureThreads(int threads = 0);
+
+// Returns the heap's free memory to the system. Call when a long job (training, evaluation) ends:
+// configureThreads() keeps freed memory for reuse, so without this a process holds its peak.
+void releaseFreedMemory();
 
 // Calls configureThreads() unless it was called before. The engine's entry points call this, since
 // letting LibTorch start its thread pool lazily makes the first BLAS results differ in the last bits
