@@ -1,6 +1,7 @@
 // sep bench: throughput figures on this machine (never used as test assertions).
 #include "app/cli/common.h"
 
+#include "engine/clip/affine.h"
 #include "engine/clip/model.h"
 #include "engine/core/files.h"
 #include "engine/core/runtime.h"
@@ -18,6 +19,13 @@
 
 namespace sep::cli {
 namespace {
+
+// The CPU math in use: the BLAS library and, for the towers' frozen weights, whether oneDNN computes
+// the products (SEP_ONEDNN=0 turns it off).
+std::string cpuMath()
+{
+    return describeCpuMath() + (clip::oneDnnEnabled() ? "; frozen weights: oneDNN" : "; frozen weights: BLAS");
+}
 
 double seconds(const std::function<void()> &fn)
 {
@@ -112,7 +120,7 @@ void benchEncode(const BenchOptions &o)
         nlohmann::json j;
         j["device"] = describeDevice(device);
         j["threads"] = at::get_num_threads();
-        j["cpu_math"] = describeCpuMath();
+        j["cpu_math"] = cpuMath();
         j["matmul_2048_gflops"] = peak;
         j["image"] = {{"batch", o.batch},         {"images_per_second", imagesPerSecond},
                       {"gflops", imageGflops},     {"gflop_per_image", config.visionFlops() / 1e9},
@@ -124,7 +132,7 @@ void benchEncode(const BenchOptions &o)
         return;
     }
     std::cout << std::fixed << std::setprecision(2) << "sep bench encode: ViT-B/16 shape, random weights, "
-              << describeDevice(device) << ", " << describeCpuMath() << "\n"
+              << describeDevice(device) << ", " << cpuMath() << "\n"
               << "  2048³ fp32 matmul          " << std::setw(9) << peak << " GFLOP/s\n"
               << "  image tower, batch " << std::setw(3) << o.batch << "     " << std::setw(9) << imagesPerSecond
               << " images/s  (" << imageGflops << " GFLOP/s at " << config.visionFlops() / 1e9 << " GFLOP/image = "
@@ -230,7 +238,7 @@ void benchTrain(const TrainBenchOptions &o)
     nlohmann::json rows = nlohmann::json::array();
     if (!o.json)
         std::cout << "sep bench train: " << o.method << ", ViT-B/16 shape, random weights, " << describeDevice(device) << ", "
-                  << describeCpuMath() << ", batch " << o.batch << "\n";
+                  << cpuMath() << ", batch " << o.batch << "\n";
     for (int64_t classes : o.classes) {
         const auto f = measureTraining(o, clip, classes, device);
         rows.push_back({{"classes", classes},
@@ -246,7 +254,7 @@ void benchTrain(const TrainBenchOptions &o)
                       << f.trainable << " trainable parameters\n";
     }
     if (o.json)
-        printJson({{"method", o.method}, {"device", describeDevice(device)}, {"cpu_math", describeCpuMath()},
+        printJson({{"method", o.method}, {"device", describeDevice(device)}, {"cpu_math", cpuMath()},
                    {"threads", at::get_num_threads()}, {"batch", o.batch}, {"rows", rows}});
 }
 
@@ -303,7 +311,7 @@ void benchReference(const TrainBenchOptions &o)
     nlohmann::json rows = nlohmann::json::array();
     if (!o.json)
         std::cout << "sep bench reference: SEP at ViT-B/16 shape, random weights, batch " << o.batch << ", "
-                  << describeDevice(device) << ", " << describeCpuMath() << "\n"
+                  << describeDevice(device) << ", " << cpuMath() << "\n"
                   << "  work                                    reference       SEP Studio    ratio   target\n";
     for (const auto &r : kReference) {
         const double value = ours.at(r.key);
@@ -326,7 +334,7 @@ void benchReference(const TrainBenchOptions &o)
                   << target.str() << "\n";
     }
     if (o.json)
-        printJson({{"device", describeDevice(device)}, {"cpu_math", describeCpuMath()}, {"threads", at::get_num_threads()},
+        printJson({{"device", describeDevice(device)}, {"cpu_math", cpuMath()}, {"threads", at::get_num_threads()},
                    {"batch", o.batch}, {"eval_images", o.evalImages}, {"rows", rows}});
 }
 
