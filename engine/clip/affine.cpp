@@ -2,20 +2,11 @@
 
 #include <torch/torch.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 namespace sep::clip {
 namespace {
-
-bool oneDnnWanted()
-{
-    const char *env = std::getenv("SEP_ONEDNN");
-    return at::hasMKLDNN() && !(env && std::strcmp(env, "0") == 0);
-}
-
-std::atomic<bool> g_oneDnn{oneDnnWanted()};
 
 bool isCpuFloat(const at::Tensor &t) { return t.device().is_cpu() && t.scalar_type() == at::kFloat && t.layout() == at::kStrided; }
 
@@ -61,13 +52,18 @@ private:
 
 } // namespace
 
-bool oneDnnEnabled() { return g_oneDnn; }
-
-void setOneDnnEnabled(bool enabled) { g_oneDnn = enabled && at::hasMKLDNN(); }
+bool oneDnnEnabled()
+{
+    static const bool enabled = [] {
+        const char *env = std::getenv("SEP_ONEDNN");
+        return at::hasMKLDNN() && !(env && std::strcmp(env, "0") == 0);
+    }();
+    return enabled;
+}
 
 bool affineUsesOneDnn(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias)
 {
-    if (!g_oneDnn || x.numel() == 0 || !isCpuFloat(x) || !isCpuFloat(weight) || (bias.defined() && !isCpuFloat(bias)))
+    if (!oneDnnEnabled() || x.numel() == 0 || !isCpuFloat(x) || !isCpuFloat(weight) || (bias.defined() && !isCpuFloat(bias)))
         return false;
     // A weight that trains needs its own gradient; this route gives the input's only. Training the
     // backbone (pretraining) keeps LibTorch's product.

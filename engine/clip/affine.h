@@ -20,9 +20,7 @@ at::Tensor affine(const at::Tensor &x, const at::Tensor &weight, const at::Tenso
 // Whether affine() takes the oneDNN route for these operands in the current grad mode.
 bool affineUsesOneDnn(const at::Tensor &x, const at::Tensor &weight, const at::Tensor &bias);
 
-// On by default where LibTorch was built with oneDNN; the environment variable SEP_ONEDNN=0 turns it
-// off for the process, and setOneDnnEnabled() (tests, benchmarks) at run time.
+// On where LibTorch was built with oneDNN, unless the environment variable SEP_ONEDNN is 0 (read once).
 bool oneDnnEnabled();
-void setOneDnnEnabled(bool enabled);
 
 } // namespace sep::clip
