@@ -29,7 +29,7 @@ std::atomic<bool> g_threadsConfigured{false};
 // free, trims the heap top when much is free, and gives each thread its own arena (which cannot hold
 // blocks over 64 MB, so those are mapped afresh too). Each such tensor then page-faults its memory in
 // again: 40% of a SEP step at ViT-B/16 shape, batch 8 (10.6 s → 6.2 s), and at batch 32 24.5 s →
-// 14.9 s. So: one heap for all threads (the GUI trains in a worker thread), no mappings for large
+// 13.2 s. So: one heap for all threads (the GUI trains in a worker thread), no mappings for large
 // blocks, no trimming; every step after the first reuses memory already paged in. Peak memory is the
 // same (it is reached within a step); releaseFreedMemory() gives the memory back when a job ends.
 // Settings the user made through glibc's environment variables win.
