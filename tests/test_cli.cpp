@@ -47,6 +47,7 @@ private Q_SLOTS:
     void infoDescribesTheModel();
     void encodeWritesWhatTheEngineComputes();
     void zeroshotOnAFolderWithBadFiles();
+    void trainWithoutTestImagesSaysSo();
     void badInvocations_data();
     void badInvocations();
 
@@ -170,6 +171,26 @@ void TestCli::zeroshotOnAFolderWithBadFiles()
     QFile confusion(out + QStringLiteral("/confusion.csv"));
     QVERIFY(confusion.open(QIODevice::ReadOnly));
     QCOMPARE(confusion.readAll().count('\n'), 5);   // header + 4 classes
+}
+
+void TestCli::trainWithoutTestImagesSaysSo()
+{
+    // Fewer images than shots: all of them train and no test image is left. The output says so
+    // instead of printing empty accuracy lines.
+    QTemporaryDir dir;
+    const QString data = dir.filePath(QStringLiteral("few"));
+    for (int i = 0; i < 2; ++i) {
+        QDir().mkpath(data + QStringLiteral("/red"));
+        QDir().mkpath(data + QStringLiteral("/blue"));
+        test::writePng(data + QStringLiteral("/red/%1.png").arg(i), 40 + i, 40, 250, 0, 0);
+        test::writePng(data + QStringLiteral("/blue/%1.png").arg(i), 40, 40 + i, 0, 0, 250);
+    }
+    const auto r = runSep({QStringLiteral("train"), QStringLiteral("--weights"), m_weights, QStringLiteral("--config"), m_heads,
+                           QStringLiteral("--data"), data, QStringLiteral("--method"), QStringLiteral("coop"),
+                           QStringLiteral("--n-ctx"), QStringLiteral("4"), QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--out"), dir.filePath(QStringLiteral("run"))});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    QVERIFY2(r.out.contains(QStringLiteral("no test images")), qPrintable(describe(r)));
+    QVERIFY2(!(r.out + r.err).contains(QStringLiteral("test accuracy: \n")), qPrintable(describe(r)));
 }
 
 void TestCli::badInvocations_data()

@@ -67,6 +67,8 @@ void printSummary(const std::string &label, const train::RunSummary &s)
         std::cout << "  " << set << " " << percent(acc);
     if (s.accuracy.count("base") && s.accuracy.count("new"))
         std::cout << "  HM " << percent(s.harmonicMean);
+    if (s.accuracy.empty())
+        std::cout << "  no test images";
     std::cout << "  (" << std::fixed << std::setprecision(0) << s.seconds << " s)\n";
 }
 

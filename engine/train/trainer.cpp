@@ -259,7 +259,8 @@ void Trainer::run(bool resume, const Hooks &hooks, const TrainCallbacks &callbac
             std::string accuracies;
             for (const auto &[k, v] : record.eval)
                 accuracies += (accuracies.empty() ? "" : ", ") + k + " " + fixed(100 * v, 1) + "%";
-            hooks.info("epoch " + std::to_string(record.epoch) + " test accuracy: " + accuracies);
+            if (!accuracies.empty())   // every test set empty: the evaluation has said so already
+                hooks.info("epoch " + std::to_string(record.epoch) + " test accuracy: " + accuracies);
             if (callbacks.epochDone)
                 callbacks.epochDone(record);
         }
