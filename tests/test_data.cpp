@@ -3,6 +3,8 @@
 // SplitMix64 written again here, from counts over many draws, and from folders built by each test.
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
+#include "engine/core/text.h"
 #include "engine/data/few_shot.h"
 #include "engine/data/image_folder.h"
 #include "tests/support/expect_error.h"
@@ -21,6 +23,8 @@
 #include <fstream>
 #include <numeric>
 #include <set>
+
+#include <sys/stat.h>
 
 using namespace sep;
 using sep::test::expectError;
@@ -180,6 +184,14 @@ private Q_SLOTS:
     void scanNamesClassesFromFolders();
     void classnamesFileOverridesNames();
     void scanReportsUnusedFiles();
+    void scanVisitsEachRealFolderOnce();
+    void scanIgnoresHiddenEntries();
+    void specialFilesDoNotBlock();
+    void outputFolderMustLieOutsideTheData_data();
+    void outputFolderMustLieOutsideTheData();
+    void archiveEntriesStayInsideTheirFolder_data();
+    void archiveEntriesStayInsideTheirFolder();
+    void outsideTextIsShortenedInMessages();
     void scanIncludesNestedFoldersAndSortsByPath();
     void scanDetectsSplitLayout();
     void scanOfMissingRootNamesThePath();
@@ -710,6 +722,143 @@ void TestData::scanReportsUnusedFiles()
     // The empty folder is still a class (a user may fill it later; labels must not shift silently).
     QCOMPARE(f.classFolders, (std::vector<std::string>{"cat", "empty_class"}));
     QCOMPARE(f.imagesPerClass(), (std::vector<int64_t>{2, 0}));
+}
+
+void TestData::scanVisitsEachRealFolderOnce()
+{
+    namespace fs = std::filesystem;
+    Tree t;
+    t.images("cat", 2);
+    t.images("dog", 3);
+    // Two links back to their own folder: followed naively, 2^depth paths and the same images
+    // queued again at every level.
+    fs::create_directory_symlink(t.path("cat"), t.path("cat/again"));
+    fs::create_directory_symlink(t.path("cat"), t.path("cat/more"));
+    fs::create_directory_symlink(t.root(), t.path("cat/up"));           // back to the root
+    fs::create_directory_symlink(t.path("cat"), t.path("dog/sibling"));  // another class's folder
+    fs::create_symlink(t.path("dog/img000.png"), t.path("dog/same.png"));   // one image, two names
+    const auto f = ImageFolder::scan(t.root());
+    QCOMPARE(f.classFolders, (std::vector<std::string>{"cat", "dog"}));
+    QCOMPARE(f.imagesPerClass(), (std::vector<int64_t>{2, 3}));
+    for (const char *link : {"cat/again", "cat/more", "cat/up", "dog/sibling"})
+        QVERIFY2(hasIssue(f, link, "the same folder as"), qPrintable(describeIssues(f)));
+    QVERIFY2(hasIssue(f, "dog/same.png", "the same file as"), qPrintable(describeIssues(f)));
+    QCOMPARE(f.issues.size(), size_t(5));
+}
+
+void TestData::scanIgnoresHiddenEntries()
+{
+    Tree t;
+    t.images("cat", 2);
+    t.images(".git/objects", 1);          // would become a class "git"
+    t.images("cat/.thumbnails", 2);       // would double the class's images
+    t.file("cat/._img000.png", "macOS resource fork, not a PNG");
+    t.file(".DS_Store", "finder state");
+    const auto f = ImageFolder::scan(t.root());
+    QCOMPARE(f.classFolders, (std::vector<std::string>{"cat"}));
+    QCOMPARE(f.imagesPerClass(), (std::vector<int64_t>{2}));
+    for (const char *p : {".git", "cat/.thumbnails", "cat/._img000.png", ".DS_Store"})
+        QVERIFY2(hasIssue(f, p, "hidden"), qPrintable(describeIssues(f)));
+}
+
+void TestData::specialFilesDoNotBlock()
+{
+    // Opening a FIFO for reading waits for a writer that never comes; each reader must refuse it.
+    Tree t;
+    t.images("cat", 1);
+    QCOMPARE(::mkfifo(t.path("classnames.txt").c_str(), 0600), 0);
+    QCOMPARE(::mkfifo(t.path("cat/pipe.png").c_str(), 0600), 0);
+    const auto f = ImageFolder::scan(t.root());
+    QVERIFY2(hasIssue(f, "classnames.txt", "named pipe"), qPrintable(describeIssues(f)));
+    QVERIFY2(hasIssue(f, "cat/pipe.png", "not a regular file"), qPrintable(describeIssues(f)));
+    QCOMPARE(f.classNames, (std::vector<std::string>{"cat"}));
+    expectError([&] { readFile(t.path("classnames.txt")); }, {"classnames.txt", "named pipe", "regular file"});
+    expectError([&] { readFile("/dev/zero"); }, {"/dev/zero", "character device"});
+    expectError([&] { readFile(t.path("cat")); }, {"cat", "a folder"});
+    std::filesystem::create_symlink(t.path("loop"), t.path("loop"));
+    expectError([&] { readFile(t.path("loop")); }, {"loop", "loop of symbolic links"});
+}
+
+void TestData::outputFolderMustLieOutsideTheData_data()
+{
+    QTest::addColumn<QString>("output");   // relative to a temporary folder holding data/ (cat/, dog/)
+    QTest::addColumn<QString>("expected"); // "" when accepted
+    QTest::newRow("the data folder") << "data" << "inside the dataset folder";
+    QTest::newRow("the data folder, trailing slash") << "data/" << "inside the dataset folder";
+    QTest::newRow("a class folder") << "data/cat" << "inside the dataset folder";
+    QTest::newRow("new folder in a class") << "data/cat/run" << "inside the dataset folder";
+    QTest::newRow("through ..") << "elsewhere/../data/run" << "inside the dataset folder";
+    QTest::newRow("through a link") << "link-to-data/run" << "inside the dataset folder";
+    QTest::newRow("the data's parent") << "." << "contains the dataset folder";
+    QTest::newRow("beside the data") << "data-results" << "";
+    QTest::newRow("a name that starts the same") << "data2" << "";
+}
+
+void TestData::outputFolderMustLieOutsideTheData()
+{
+    QFETCH(QString, output);
+    QFETCH(QString, expected);
+    Tree t;
+    t.images("data/cat", 1);
+    t.images("data/dog", 1);
+    std::filesystem::create_directory_symlink(t.path("data"), t.path("link-to-data"));
+    const std::string out = t.path(output.toStdString());
+    if (expected.isEmpty()) {
+        requireOutputOutside(out, t.path("data"), "--out");
+        return;
+    }
+    expectError([&] { requireOutputOutside(out, t.path("data"), "--out"); },
+                {"--out", expected.toStdString(), "data-results"});
+}
+
+void TestData::archiveEntriesStayInsideTheirFolder_data()
+{
+    QTest::addColumn<QString>("entry");
+    QTest::addColumn<QString>("result");   // the path below the destination, or "!reason" when refused
+    QTest::newRow("plain") << "manifest.json" << "manifest.json";
+    QTest::newRow("nested") << "prompt/a.safetensors" << "prompt/a.safetensors";
+    QTest::newRow("dot segments") << "./prompt/./a" << "prompt/a";
+    QTest::newRow("doubled slash") << "prompt//a" << "prompt/a";
+    QTest::newRow("absolute") << "/etc/passwd" << "!an absolute path";
+    QTest::newRow("parent") << "../x" << "!'..'";
+    QTest::newRow("parent inside") << "a/../../x" << "!'..'";
+    QTest::newRow("parent, harmless") << "a/../b" << "!'..'";   // any '..' is refused: the simplest rule to trust
+    QTest::newRow("backslash") << "..\\x" << "!backslash";
+    QTest::newRow("empty") << "" << "!empty";
+    QTest::newRow("only dots") << "./." << "!no file name";
+}
+
+void TestData::archiveEntriesStayInsideTheirFolder()
+{
+    QFETCH(QString, entry);
+    QFETCH(QString, result);
+    const std::filesystem::path dest = "/tmp/unpack-dest";
+    if (result.startsWith(QLatin1Char('!'))) {
+        expectError([&] { entryPathInside(dest, entry.toStdString(), "b.sepmodel"); },
+                    {"b.sepmodel", result.mid(1).toStdString(), "refused"});
+        return;
+    }
+    QCOMPARE(QString::fromStdString(entryPathInside(dest, entry.toStdString(), "b.sepmodel").string()),
+             QStringLiteral("/tmp/unpack-dest/") + result);
+}
+
+void TestData::outsideTextIsShortenedInMessages()
+{
+    QCOMPARE(shortened("cat"), std::string("cat"));
+    QCOMPARE(shortened("a\tb\x1b[2J"), std::string("a?b?[2J"));   // no terminal control from a file
+    // Cut at a character boundary: "é" is two bytes and is not split.
+    QCOMPARE(shortened("ééé", 3), std::string("é… (6 bytes)"));
+    QCOMPARE(reasonAbout("/d/a.png", "/d/a.png: empty file"), std::string("empty file"));
+    QCOMPARE(reasonAbout("/d/a.png", "/d/b.png: empty file"), std::string("/d/b.png: empty file"));
+
+    // A 10 kB first word in classnames.txt is named, not echoed whole.
+    Tree t;
+    t.images("cat", 1);
+    t.file("classnames.txt", std::string(10000, 'x') + " a name\n");
+    const auto f = ImageFolder::scan(t.root());
+    QVERIFY2(hasIssue(f, "classnames.txt", "(10000 bytes)"), qPrintable(describeIssues(f)));
+    for (const auto &i : f.issues)
+        QVERIFY(i.reason.size() < 300);
 }
 
 void TestData::scanIncludesNestedFoldersAndSortsByPath()

@@ -1,6 +1,7 @@
 #include "engine/clip/tokenizer.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
@@ -835,6 +836,7 @@ std::string readMaybeGzip(const std::string &path, const char *what)
         throw Error(path + ": " + what + " not found");
     if (fs::is_directory(path, ec))
         throw Error(path + ": is a directory, expected the " + what);
+    requireRegularFile(path, what);
     // gzopen reads plain files transparently, so one reader serves .txt.gz, .txt and .json.
     gzFile f = gzopen(path.c_str(), "rb");
     if (!f)

@@ -1,6 +1,7 @@
 #include "engine/core/sha256.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 
 #include <cerrno>
 #include <cstring>
@@ -87,6 +88,7 @@ std::string sha256(const std::string &data)
 
 std::string sha256File(const std::string &path)
 {
+    requireRegularFile(path, "file");
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(path + ": cannot be read for its checksum (" + std::string(std::strerror(errno)) + ")");

@@ -1,12 +1,16 @@
 #include "engine/data/image_folder.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
+#include "engine/core/text.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
+
+#include <sys/stat.h>
 
 namespace sep::data {
 namespace fs = std::filesystem;
@@ -46,22 +50,55 @@ bool isDir(const fs::path &p)
     return fs::is_directory(p, ec);
 }
 
+// Names starting with '.' are other programs' state (.git, .thumbnails, .DS_Store, macOS "._x.jpg"
+// resource forks), never classes or images.
+bool isHidden(const fs::path &p) { return p.filename().string().rfind('.', 0) == 0; }
+
+// The real files and folders a scan has reached, by device and inode: a link loop or a second link
+// to the same folder would otherwise scan (and count) the same images again and again.
+class Visited {
+public:
+    // False, with an issue naming the path, when `p` (links followed) was reached before.
+    bool firstVisit(const fs::path &p, bool folder, std::vector<ScanIssue> &issues)
+    {
+        struct stat st {
+        };
+        if (::stat(p.c_str(), &st) != 0)
+            return true;   // reported by whoever opens it
+        const auto [it, fresh] = m_seen.emplace(std::make_pair(st.st_dev, st.st_ino), p.string());
+        if (!fresh)
+            issues.push_back({p.string(), std::string(folder ? "the same folder as " : "the same file as ") + it->second
+                                              + " (a link or a link loop); scanned once, skipped here"});
+        return fresh;
+    }
+
+private:
+    std::map<std::pair<dev_t, ino_t>, std::string> m_seen;
+};
+
 // Every image file under a class folder (sub-folders included), sorted by path.
 void collectImages(const fs::path &dir, int64_t label, std::vector<ImageRecord> &out, std::vector<ScanIssue> &issues,
-                   int depth = 0)
+                   Visited &visited, int depth = 0)
 {
-    if (depth > 16) {
-        issues.push_back({dir.string(), "folders nested too deeply (a link loop?); not scanned further"});
+    if (depth > 64) {
+        issues.push_back({dir.string(), "folders nested more than 64 deep; not scanned further"});
         return;
     }
+    // The class folder itself was marked by the caller; a sub-folder reached twice is skipped.
+    if (depth > 0 && !visited.firstVisit(dir, true, issues))
+        return;
     for (const auto &entry : sortedEntries(dir, issues)) {
+        if (isHidden(entry)) {
+            issues.push_back({entry.string(), "hidden (its name starts with '.'); ignored"});
+            continue;
+        }
         if (isDir(entry)) {
-            collectImages(entry, label, out, issues, depth + 1);
+            collectImages(entry, label, out, issues, visited, depth + 1);
             continue;
         }
         std::error_code ec;
         if (!fs::is_regular_file(entry, ec)) {
-            issues.push_back({entry.string(), fs::exists(entry, ec) ? "not a regular file; ignored"
+            issues.push_back({entry.string(), fs::exists(entry, ec) ? "not a regular file (a pipe, device or socket); ignored"
                                                                     : "broken link or vanished file; ignored"});
             continue;
         }
@@ -69,6 +106,8 @@ void collectImages(const fs::path &dir, int64_t label, std::vector<ImageRecord> 
             issues.push_back({entry.string(), "not an image file (by its extension); ignored"});
             continue;
         }
+        if (!visited.firstVisit(entry, false, issues))
+            continue;
         out.push_back({entry.string(), label});
     }
 }
@@ -77,9 +116,11 @@ std::map<std::string, std::string> readClassNames(const fs::path &file, const st
                                                   std::vector<ScanIssue> &issues)
 {
     std::map<std::string, std::string> names;
-    std::ifstream in(file);
-    if (!in) {
-        issues.push_back({file.string(), "cannot be read; folder names are used as class names"});
+    std::ifstream in;
+    try {
+        in = openRegularFile(file.string(), "text file of class names");
+    } catch (const Error &e) {
+        issues.push_back({file.string(), std::string(e.what()) + "; folder names are used as class names"});
         return names;
     }
     std::string line;
@@ -95,11 +136,11 @@ std::map<std::string, std::string> readClassNames(const fs::path &file, const st
         std::getline(s, name);
         name.erase(0, name.find_first_not_of(" \t"));
         if (!folders.count(folder)) {
-            issues.push_back({file.string(), "line " + std::to_string(lineNo) + ": no class folder named '" + folder + "'"});
+            issues.push_back({file.string(), "line " + std::to_string(lineNo) + ": no class folder named '" + shortened(folder) + "'"});
             continue;
         }
         if (name.empty()) {
-            issues.push_back({file.string(), "line " + std::to_string(lineNo) + ": no class name after '" + folder + "'"});
+            issues.push_back({file.string(), "line " + std::to_string(lineNo) + ": no class name after '" + shortened(folder) + "'"});
             continue;
         }
         names[folder] = name;
@@ -137,7 +178,9 @@ ImageFolder ImageFolder::scan(const std::string &rootPath)
     const auto top = sortedEntries(root, f.issues);
     std::vector<fs::path> topDirs;
     for (const auto &e : top) {
-        if (isDir(e))
+        if (isHidden(e))
+            f.issues.push_back({e.string(), "hidden (its name starts with '.'); not a class"});
+        else if (isDir(e))
             topDirs.push_back(e);
         else if (e.filename() != "classnames.txt")
             f.issues.push_back({e.string(), "file outside any class folder; ignored"});
@@ -154,7 +197,9 @@ ImageFolder ImageFolder::scan(const std::string &rootPath)
     if (splitLayout) {
         for (const auto &splitDir : topDirs) {
             for (const auto &e : sortedEntries(splitDir, f.issues)) {
-                if (isDir(e)) {
+                if (isHidden(e)) {
+                    f.issues.push_back({e.string(), "hidden (its name starts with '.'); not a class"});
+                } else if (isDir(e)) {
                     classDirs.emplace_back(splitDir.filename().string(), e);
                     folderSet.insert(e.filename().string());
                 } else {
@@ -177,15 +222,27 @@ ImageFolder ImageFolder::scan(const std::string &rootPath)
         labelOf[f.classFolders[i]] = static_cast<int64_t>(i);
 
     std::map<std::string, std::string> custom;
-    if (fs::exists(root / "classnames.txt", ec))
+    if (fs::exists(fs::symlink_status(root / "classnames.txt", ec)))
         custom = readClassNames(root / "classnames.txt", folderSet, f.issues);
     for (const auto &folder : f.classFolders)
         f.classNames.push_back(custom.count(folder) ? custom[folder] : classNameFromFolder(folder));
 
+    // The root, the split folders and every class folder first, so that a link inside a class to
+    // any of them (a loop, or a sibling class) is skipped instead of scanned under the wrong class.
+    Visited visited;
+    visited.firstVisit(root, true, f.issues);
+    if (splitLayout)
+        for (const auto &d : topDirs)
+            visited.firstVisit(d, true, f.issues);
+    std::vector<std::pair<std::string, fs::path>> distinct;
+    for (const auto &entry : classDirs)
+        if (visited.firstVisit(entry.second, true, f.issues))
+            distinct.push_back(entry);
+    classDirs = std::move(distinct);
     for (const auto &[splitName, dir] : classDirs) {
         auto &records = f.splits[splitName];
         const size_t before = records.size();
-        collectImages(dir, labelOf.at(dir.filename().string()), records, f.issues);
+        collectImages(dir, labelOf.at(dir.filename().string()), records, f.issues, visited);
         if (records.size() == before)
             f.issues.push_back({dir.string(), "class folder holds no images"});
     }

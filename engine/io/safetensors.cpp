@@ -1,6 +1,7 @@
 #include "engine/io/safetensors.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -231,6 +232,7 @@ std::ifstream openForReading(const std::string &path)
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
         throw Error(path + ": is a directory, not a safetensors file");
+    requireRegularFile(path, "safetensors file");
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw Error(path + ": cannot open for reading: " + std::strerror(errno));

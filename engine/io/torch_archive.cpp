@@ -1,6 +1,7 @@
 #include "engine/io/torch_archive.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
@@ -207,9 +208,7 @@ private:
         std::error_code ec;
         if (std::filesystem::is_directory(m_path, ec))
             throw Error(m_path + ": is a directory, not a PyTorch archive");
-        std::ifstream in(m_path, std::ios::binary);
-        if (!in)
-            throw Error(m_path + ": cannot open for reading: " + std::strerror(errno));
+        std::ifstream in = openRegularFile(m_path, "PyTorch archive");
         char head[512] = {};
         in.read(head, sizeof head);
         const auto got = static_cast<size_t>(in.gcount());
@@ -219,7 +218,9 @@ private:
         const bool tar = got >= 262 && std::memcmp(head + 257, "ustar", 5) == 0;
         if (pickle || tar)
             throw Error(m_path + ": this is the legacy (PyTorch < 1.6) torch.save format, which is not supported. "
-                                 "Convert it in Python with PyTorch >= 1.6: obj = torch.load(path); torch.save(obj, path)");
+                                 "Ask its source for a safetensors file or one saved by PyTorch 1.6 or later. Do not "
+                                 "load it in Python to convert it unless you trust its source: unpickling runs any "
+                                 "code the file holds.");
     }
 
     std::string m_path;
