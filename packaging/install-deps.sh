@@ -19,7 +19,7 @@ done
 packages=(
     build-essential cmake pkg-config git
     libtorch-dev libgloo-dev libopenblas0-openmp
-    libopencv-dev
+    libopencv-dev libjpeg-dev
     nlohmann-json3-dev libcli11-dev libutf8proc-dev zlib1g-dev
     libsqlite3-dev sqlite3
     librsvg2-bin

@@ -240,6 +240,8 @@ private Q_SLOTS:
     void decodeNonAsciiName();
     void decodeFromMemory();
     void decodeToleratesTrailingBytes();
+    void decodeRefusesOversizeBeforeDecoding();
+    void decodeReportsRepairedJpeg();
     void decodeBadInput_data();
     void decodeBadInput();
     void decodePermissionDenied();
@@ -764,6 +766,70 @@ void TestImage::decodeToleratesTrailingBytes()
     QCOMPARE(decodeImage(path(QStringLiteral("trailer.png")).toStdString()).at<cv::Vec3b>(2, 2), cv::Vec3b(255, 0, 0));
     QVERIFY(writeBytes(path(QStringLiteral("trailer.jpg")), encode(".jpg", bgr) + QByteArray("MOREDATA\xFF\xD8junk")));
     QVERIFY(decodeImage(path(QStringLiteral("trailer.jpg")).toStdString()).at<cv::Vec3b>(2, 2)[0] > 240);
+}
+
+void TestImage::decodeRefusesOversizeBeforeDecoding()
+{
+    auto errorOf = [](const std::vector<uint8_t> &bytes, const char *name) {
+        try {
+            decodeImage(bytes, name);
+        } catch (const sep::Error &e) {
+            return QString::fromStdString(e.what());
+        }
+        return QString();
+    };
+    // A JPEG whose frame header declares 60000 × 50000 pixels (3 gigapixels) over 8 × 8 of data:
+    // the header alone must stop it, whatever the decoder would have done.
+    const QByteArray jpeg = encode(".jpg", cv::Mat(8, 8, CV_8UC3, cv::Scalar(9, 99, 199)));
+    std::vector<uint8_t> big(jpeg.begin(), jpeg.end());
+    size_t sof = 2;
+    while (sof + 1 < big.size() && !(big[sof] == 0xFF && big[sof + 1] == 0xC0))
+        ++sof;
+    QVERIFY(sof + 9 < big.size());
+    big[sof + 5] = 50000 >> 8, big[sof + 6] = 50000 & 0xFF;   // height
+    big[sof + 7] = 60000 >> 8, big[sof + 8] = 60000 & 0xFF;   // width
+    QString msg = errorOf(big, "huge.jpg");
+    QVERIFY2(msg.contains(QStringLiteral("huge.jpg")) && msg.contains(QStringLiteral("60000 × 50000"))
+                 && msg.contains(QStringLiteral("SEP_MAX_IMAGE_PIXELS")),
+             qPrintable(msg));
+
+    // A 1 × 300000 strip decodes to little, but its shorter side resized to 224 would not.
+    const QByteArray strip = encode(".png", cv::Mat(1, 300000, CV_8UC3, cv::Scalar(1, 2, 3)));
+    QVERIFY(strip.size() < 20000);
+    msg = errorOf(std::vector<uint8_t>(strip.begin(), strip.end()), "strip.png");
+    QVERIFY2(msg.contains(QStringLiteral("strip.png")) && msg.contains(QStringLiteral("300000 × 1")), qPrintable(msg));
+
+    // Within both limits: an ordinary wide panorama still decodes.
+    const QByteArray wide = encode(".png", cv::Mat(10, 4000, CV_8UC3, cv::Scalar(1, 2, 3)));
+    QCOMPARE(decodeImage(std::vector<uint8_t>(wide.begin(), wide.end()), "wide.png").cols, 4000);
+}
+
+void TestImage::decodeReportsRepairedJpeg()
+{
+    cv::Mat noise(64, 64, CV_8UC3);
+    cv::randu(noise, 0, 256);
+    const QByteArray jpeg = encode(".jpg", noise);
+    std::vector<uint8_t> clean(jpeg.begin(), jpeg.end());
+    std::string warning = "stale";
+    QVERIFY(!decodeImage(clean, "clean.jpg", &warning).empty());
+    QVERIFY2(warning.empty(), warning.c_str());
+
+    // The compressed data cut in the middle of the scan and closed with an end-of-image marker: the
+    // file is well formed, libjpeg fills the missing blocks and only warns; the caller must hear it.
+    size_t sos = 2;
+    while (sos + 1 < clean.size() && !(clean[sos] == 0xFF && clean[sos + 1] == 0xDA))
+        ++sos;
+    QVERIFY(sos + 1 < clean.size());
+    std::vector<uint8_t> cut(clean.begin(), clean.begin() + static_cast<long>(sos + (clean.size() - sos) / 2));
+    while (cut.back() == 0xFF)   // never split a 0xFF00 stuffing pair
+        cut.pop_back();
+    cut.push_back(0xFF);
+    cut.push_back(0xD9);
+    const cv::Mat repaired = decodeImage(cut, "cut.jpg", &warning);
+    QCOMPARE(repaired.cols, 64);
+    QVERIFY2(warning.find("damaged") != std::string::npos && warning.find("libjpeg") != std::string::npos, warning.c_str());
+    // Without a place for the warning the image still decodes (and nothing is thrown).
+    QCOMPARE(decodeImage(cut, "cut.jpg").rows, 64);
 }
 
 void TestImage::decodeBadInput_data()

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <csetjmp>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -18,6 +19,9 @@
 #include <fstream>
 #include <mutex>
 #include <system_error>
+
+#include <cstdio>   // before jpeglib.h, which uses FILE without including it
+#include <jpeglib.h>
 
 namespace sep::clip {
 
@@ -359,6 +363,152 @@ void checkJpegStructure(const std::vector<uint8_t> &b, const std::string &name)
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Size limits, checked from the header before any pixel is decoded: a few hundred bytes of PNG or
+// JPEG may declare gigapixels.
+
+struct Dimensions {
+    uint64_t width = 0, height = 0;   // 0 × 0: this format's header is not read here
+};
+
+// The frame size a compressed format declares. Uncompressed formats (BMP, PNM) are bounded by their
+// file size, checked above; TIFF and the rest by OpenCV's own pixel limit.
+Dimensions headerDimensions(const std::vector<uint8_t> &b, const std::string &format)
+{
+    const size_t n = b.size();
+    if (format == "PNG" && n >= 24)   // IHDR is the first chunk (checked by checkPngStructure)
+        return {readBigEndian32(&b[16]), readBigEndian32(&b[20])};
+    if (format == "GIF" && n >= 10)
+        return {readLittleEndian16(&b[6]), readLittleEndian16(&b[8])};
+    if (format == "WebP" && n >= 30) {
+        if (startsWith(b, 12, "VP8X", 4))
+            return {1 + (b[24] | (b[25] << 8) | (uint32_t(b[26]) << 16)), 1 + (b[27] | (b[28] << 8) | (uint32_t(b[29]) << 16))};
+        if (startsWith(b, 12, "VP8 ", 4))
+            return {readLittleEndian16(&b[26]) & 0x3fffu, readLittleEndian16(&b[28]) & 0x3fffu};
+        if (startsWith(b, 12, "VP8L", 4) && n >= 25) {
+            const uint32_t bits = readLittleEndian32(&b[21]);
+            return {1 + (bits & 0x3fff), 1 + ((bits >> 14) & 0x3fff)};
+        }
+    }
+    if (format == "JPEG") {
+        // The first start-of-frame segment (SOF0..SOF15 without DHT, JPG and DAC) holds the size.
+        size_t pos = 2;
+        while (pos + 9 < n) {
+            while (pos < n && b[pos] != 0xFF)
+                ++pos;
+            while (pos < n && b[pos] == 0xFF)
+                ++pos;
+            if (pos + 8 >= n)
+                break;
+            const uint8_t marker = b[pos++];
+            if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9))
+                continue;
+            const size_t length = (size_t(b[pos]) << 8) | b[pos + 1];
+            if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
+                return {(size_t(b[pos + 5]) << 8) | b[pos + 6], (size_t(b[pos + 3]) << 8) | b[pos + 4]};
+            if (length < 2 || marker == 0xDA)
+                break;
+            pos += length;
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+ImageLimits ImageLimits::fromEnvironment()
+{
+    ImageLimits limits;
+    if (const char *v = std::getenv("SEP_MAX_IMAGE_PIXELS"); v && *v) {
+        char *end = nullptr;
+        const unsigned long long parsed = std::strtoull(v, &end, 10);
+        if (end && *end == '\0' && parsed > 0)
+            limits.maxPixels = parsed;
+    }
+    return limits;
+}
+
+namespace {
+
+void checkLimits(uint64_t width, uint64_t height, const std::string &name, const std::string &format)
+{
+    static const ImageLimits limits = ImageLimits::fromEnvironment();
+    const double pixels = double(width) * double(height);
+    if (pixels > double(limits.maxPixels))
+        fail(name, format + " image of " + std::to_string(width) + " × " + std::to_string(height) + " pixels is larger than "
+                       "the limit of " + std::to_string(limits.maxPixels) + " pixels; not decoded. Shrink the image, or "
+                       "raise the limit with the environment variable SEP_MAX_IMAGE_PIXELS.");
+    const uint64_t shorter = std::min(width, height), longer = std::max(width, height);
+    if (shorter > 0 && double(longer) / double(shorter) > limits.maxAspectRatio)
+        fail(name, format + " image of " + std::to_string(width) + " × " + std::to_string(height)
+                       + " pixels is a strip, not a picture (sides more than " + std::to_string(int(limits.maxAspectRatio))
+                       + " : 1); resized for the model it would need gigabytes. Crop it to the part that shows the class.");
+}
+
+// ---------------------------------------------------------------------------------------------
+// libjpeg recovers from some damage (a corrupt Huffman code, missing data in a segment, bytes
+// between markers) with a warning and grey or repeated blocks; OpenCV decodes such a file without
+// a word. A second pass through libjpeg at 1/8 scale, which still entropy-decodes every block but
+// skips the inverse DCT of all but the DC terms, collects those warnings cheaply.
+
+struct JpegProbe {
+    jpeg_error_mgr manager;   // first, so libjpeg's pointer to it is a pointer to the probe
+    std::jmp_buf failed;
+    char firstWarning[JMSG_LENGTH_MAX];
+    int warnings;
+};
+
+extern "C" void jpegProbeFatal(j_common_ptr cinfo)
+{
+    std::longjmp(reinterpret_cast<JpegProbe *>(cinfo->err)->failed, 1);
+}
+
+extern "C" void jpegProbeMessage(j_common_ptr cinfo, int level)
+{
+    if (level >= 0)
+        return;   // trace output; -1 is a warning
+    auto *probe = reinterpret_cast<JpegProbe *>(cinfo->err);
+    if (probe->warnings++ == 0)
+        (*cinfo->err->format_message)(cinfo, probe->firstWarning);
+}
+
+// The first libjpeg warning for this data (and how many followed), or "" when there is none. Fatal
+// errors are left to the real decoder, which reports them with the file's name.
+std::string jpegWarning(const std::vector<uint8_t> &bytes)
+{
+    jpeg_decompress_struct cinfo;
+    JpegProbe probe{};
+    std::vector<JSAMPLE> row;   // constructed before setjmp: a longjmp back skips no destructor
+    cinfo.err = jpeg_std_error(&probe.manager);
+    probe.manager.error_exit = jpegProbeFatal;
+    probe.manager.emit_message = jpegProbeMessage;
+    if (setjmp(probe.failed)) {
+        jpeg_destroy_decompress(&cinfo);
+        return {};
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, const_cast<unsigned char *>(bytes.data()), static_cast<unsigned long>(bytes.size()));
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = 8;
+    cinfo.dct_method = JDCT_IFAST;
+    cinfo.do_fancy_upsampling = FALSE;
+    jpeg_start_decompress(&cinfo);
+    row.resize(size_t(cinfo.output_width) * size_t(cinfo.output_components));
+    JSAMPROW rows[1] = {row.data()};
+    while (cinfo.output_scanline < cinfo.output_height)
+        jpeg_read_scanlines(&cinfo, rows, 1);
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    if (probe.warnings == 0)
+        return {};
+    std::string text = "JPEG data is damaged; the decoder filled in what was missing (libjpeg: ";
+    text += probe.firstWarning;
+    if (probe.warnings > 1)
+        text += "; " + std::to_string(probe.warnings - 1) + " more warning(s)";
+    return text + "). The image is used as decoded; re-export it or remove it if it looks wrong.";
+}
+
 // Quietens OpenCV's own logger once, unless the user chose a level with OPENCV_LOG_LEVEL. Messages
 // that libpng/libjpeg and imdecode print directly still reach stderr; they are harmless, and every
 // failure is reported through sep::Error anyway.
@@ -566,7 +716,7 @@ double roundHalfEven(double x)
 
 // ---------------------------------------------------------------------------------------------
 
-cv::Mat decodeImage(const std::string &path)
+cv::Mat decodeImage(const std::string &path, std::string *warning)
 {
     namespace fs = std::filesystem;
     if (path.empty())
@@ -606,12 +756,14 @@ cv::Mat decodeImage(const std::string &path)
     if (in.gcount() != std::streamsize(size))
         fail(path, "read error: only " + std::to_string(in.gcount()) + " of " + std::to_string(size)
                        + " bytes could be read (the file may be changing or on a failing disk).");
-    return decodeImage(bytes, path);
+    return decodeImage(bytes, path, warning);
 }
 
-cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name)
+cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name, std::string *warning)
 {
     quietOpenCv();
+    if (warning)
+        warning->clear();
     if (bytes.empty())
         fail(name, "empty file (0 bytes). The download or copy probably failed; fetch the file again.");
 
@@ -629,6 +781,9 @@ cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name)
         checkPnmSize(bytes, name);
     else if (kind.format == "WebP")
         checkWebpSize(bytes, name);
+
+    if (const Dimensions d = headerDimensions(bytes, kind.format); d.width > 0 || d.height > 0)
+        checkLimits(d.width, d.height, name, kind.format);
 
     cv::Mat decoded;
     try {
@@ -651,6 +806,10 @@ cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name)
         fail(name, kind.format + " data is corrupt or truncated (the decoder rejected it). "
                                  "Re-download or re-export the image.");
     }
+    if (warning && kind.format == "JPEG")
+        *warning = jpegWarning(bytes);
+    // Formats whose header is not read above are held to the same limits once decoded.
+    checkLimits(uint64_t(decoded.cols), uint64_t(decoded.rows), name, kind.format.empty() ? std::string("the") : kind.format);
     return toRgb8(decoded, name, kind.format.empty() ? std::string("the") : kind.format);
 }
 

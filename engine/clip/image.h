@@ -17,12 +17,25 @@
 
 namespace sep::clip {
 
+// What decodeImage refuses before decoding. The pixel limit can be raised with the environment
+// variable SEP_MAX_IMAGE_PIXELS (read once per process); the aspect limit keeps the shorter-side
+// resize of preprocess() from growing a 1 × 300000 strip to 224 × 67 million pixels.
+struct ImageLimits {
+    uint64_t maxPixels = 100'000'000;   // 10000 × 10000
+    double maxAspectRatio = 1000;
+    static ImageLimits fromEnvironment();
+};
+
 // Reads and decodes a file into an 8-bit, 3-channel RGB image (alpha dropped, gray expanded,
 // 16-bit scaled down). Throws sep::Error with the path and the reason: missing, unreadable,
-// empty, not an image format we know, or corrupt/truncated data of a known format.
-cv::Mat decodeImage(const std::string &path);
+// empty, not an image format we know, corrupt/truncated data of a known format, or beyond
+// ImageLimits (checked from the header before decoding where the format allows).
+// When `warning` is given it receives what the decoder recovered from instead of failing (a damaged
+// JPEG whose missing or corrupt data libjpeg fills in), or "" for a clean image; the caller puts it
+// in its per-file report.
+cv::Mat decodeImage(const std::string &path, std::string *warning = nullptr);
 // The same for bytes already in memory; `name` is used in messages.
-cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name);
+cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name, std::string *warning = nullptr);
 
 // PIL's bicubic resize (Image.resize(..., BICUBIC), a = −0.5, antialiased when shrinking:
 // the kernel support widens by the scale factor), horizontal pass first, each pass rounded and

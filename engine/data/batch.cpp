@@ -2,6 +2,7 @@
 
 #include "engine/clip/image.h"
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -13,11 +14,11 @@ ImageBatch loadBatch(const std::vector<std::string> &paths, int64_t size, Transf
     const auto n = static_cast<int64_t>(paths.size());
     const int64_t pixels = 3 * size * size;
     std::vector<std::vector<float>> decoded(paths.size());
-    std::vector<std::string> errors(paths.size());
+    std::vector<std::string> errors(paths.size()), warnings(paths.size());
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
             try {
-                const cv::Mat rgb = clip::decodeImage(paths[static_cast<size_t>(i)]);
+                const cv::Mat rgb = clip::decodeImage(paths[static_cast<size_t>(i)], &warnings[static_cast<size_t>(i)]);
                 if (transform == Transform::Train) {
                     std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
                                       static_cast<uint32_t>(i)};
@@ -28,19 +29,18 @@ ImageBatch loadBatch(const std::vector<std::string> &paths, int64_t size, Transf
                 }
             } catch (const std::exception &e) {
                 // Keep the reason alone: the record already carries the path.
-                std::string reason = e.what();
-                const std::string prefix = paths[static_cast<size_t>(i)] + ": ";
-                if (reason.rfind(prefix, 0) == 0)
-                    reason.erase(0, prefix.size());
+                const std::string reason = reasonAbout(paths[static_cast<size_t>(i)], e.what());
                 errors[static_cast<size_t>(i)] = reason.empty() ? "could not be decoded" : reason;
             }
         }
     });
     ImageBatch batch;
     for (size_t i = 0; i < paths.size(); ++i) {
-        if (errors[i].empty())
+        if (errors[i].empty()) {
             batch.kept.push_back(i);
-        else
+            if (!warnings[i].empty())
+                batch.warnings.push_back({paths[i], warnings[i]});
+        } else
             batch.failures.push_back({paths[i], errors[i]});
     }
     batch.pixels = torch::empty({static_cast<int64_t>(batch.kept.size()), 3, size, size});

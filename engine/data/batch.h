@@ -6,6 +6,7 @@
 //   batch.pixels;    // [kept, 3, 224, 224] float
 //   batch.kept;      // which of `paths` made it, in order
 //   batch.failures;  // the others, with reasons
+//   batch.warnings;  // kept images the decoder had to repair, with what it said
 
 #include "engine/data/image_folder.h"
 
@@ -23,6 +24,7 @@ struct ImageBatch {
     at::Tensor pixels;
     std::vector<size_t> kept;
     std::vector<ScanIssue> failures;
+    std::vector<ScanIssue> warnings;   // kept, but decoded from damaged data (see clip::decodeImage)
 };
 
 // Train: the recipe's random resized crop + flip, drawn from a generator seeded by (seed, path index),

@@ -42,6 +42,8 @@ EvalResult evaluate(const std::vector<data::ImageRecord> &images, prompt::Method
             hooks.warn(f.path + ": " + f.reason + " (left out of the evaluation)");
             result.failures.push_back(f);
         }
+        for (const auto &w : batch.warnings)
+            hooks.warn(w.path + ": " + w.reason);
         if (!batch.kept.empty()) {
             auto scored = method.score(batch.pixels, {options.selections, options.clsAttention});
             const auto logits = scored.logits.to(torch::kCPU, torch::kFloat);

@@ -120,6 +120,9 @@ prompt::Batch Trainer::drawBatch(int64_t epoch, int64_t index, const Hooks &hook
     for (const auto &f : loaded.failures)
         if (m_reported.insert(f.path).second)
             hooks.warn(f.path + ": " + f.reason + " (left out of training)");
+    for (const auto &w : loaded.warnings)
+        if (m_reported.insert(w.path).second)
+            hooks.warn(w.path + ": " + w.reason);
     prompt::Batch batch;
     batch.pixels = loaded.pixels;
     batch.augmented = augment;
