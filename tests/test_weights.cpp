@@ -12,7 +12,10 @@
 
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
+
+#include <sys/stat.h>
 
 using namespace sep;
 using sep::test::expectError;
@@ -73,6 +76,10 @@ private Q_SLOTS:
     void badFiles();
     void missingAndMisshapedKeys();
     void resnetIsRefusedClearly();
+    void nonFiniteWeightsAreRefused();
+    void shapesBeyondTheBytesAreRefused();
+    void configFileIsValidated_data();
+    void configFileIsValidated();
     void vocabularyFoundBesideOrAskedFor();
 
 private:
@@ -192,6 +199,7 @@ void TestWeights::badFiles_data()
     QTest::newRow("safetensors-lying-offsets") << QStringLiteral("lying") << QStringLiteral("");
     QTest::newRow("random-bytes") << QStringLiteral("random") << QStringLiteral("not a CLIP weights file");
     QTest::newRow("text-file") << QStringLiteral("text") << QStringLiteral("not a CLIP weights file");
+    QTest::newRow("named-pipe") << QStringLiteral("fifo") << QStringLiteral("named pipe");   // would block the open
 }
 
 void TestWeights::badFiles()
@@ -230,6 +238,8 @@ void TestWeights::badFiles()
         std::mt19937 rng(7);
         for (int i = 0; i < 4096; ++i)
             out.put(static_cast<char>(rng() & 0xff));
+    } else if (kind == "fifo") {
+        QCOMPARE(::mkfifo(path.c_str(), 0600), 0);
     } else if (kind == "text") {
         std::ofstream(path) << "<html><body>404 Not Found</body></html>\n";
     }
@@ -275,6 +285,74 @@ void TestWeights::resnetIsRefusedClearly()
     io::writeSafetensors(path, {{"visual.layer1.0.conv1.weight", torch::zeros({64, 64, 1, 1})},
                                 {"token_embedding.weight", torch::zeros({10, 8})}});
     expectError([&] { clip::loadClip(path, noVocab()); }, {"rn50.safetensors", "ResNet"});
+}
+
+void TestWeights::nonFiniteWeightsAreRefused()
+{
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 29);
+    auto weights = clip::exportWeights(model);
+    const std::string path = m_dir.filePath(QStringLiteral("nan.safetensors")).toStdString();
+    for (const double bad : {std::nan(""), double(INFINITY), -double(INFINITY)}) {
+        auto broken = weights;
+        broken["visual.ln_post.weight"] = broken["visual.ln_post.weight"].clone();
+        broken["visual.ln_post.weight"][3] = bad;
+        io::writeSafetensors(path, broken);
+        expectError([&] { clip::loadClip(path, noVocab(headsJson(m_dir, 2, 2))); },
+                    {"nan.safetensors", "visual.ln_post.weight", "1 NaN or infinite value(s)"});
+    }
+}
+
+void TestWeights::shapesBeyondTheBytesAreRefused()
+{
+    // An empty tensor may declare any width; built as declared, the model would need terabytes.
+    const auto config = test::tinyConfig(1000);
+    auto model = test::makeTinyModel(config, 30);
+    auto weights = clip::exportWeights(model);
+    weights["token_embedding.weight"] = torch::zeros({0, 1000000});
+    const std::string path = m_dir.filePath(QStringLiteral("huge.safetensors")).toStdString();
+    io::writeSafetensors(path, weights);
+    expectError([&] { clip::loadClip(path, noVocab()); }, {"huge.safetensors", "parameters but the file holds"});
+}
+
+void TestWeights::configFileIsValidated_data()
+{
+    QTest::addColumn<QString>("json");
+    QTest::addColumn<QString>("expected");
+    const QString heads = QStringLiteral(R"("num_attention_heads": 2)");
+    auto both = [&](const QString &text, const QString &vision) {
+        return QStringLiteral(R"({"text_config": {%1}, "vision_config": {%2}})").arg(text, vision);
+    };
+    QTest::newRow("vision heads missing") << both(heads, QString()) << "'vision_config.num_attention_heads' is missing";
+    QTest::newRow("text section missing") << QStringLiteral(R"({"vision_config": {"num_attention_heads": 2}})")
+                                          << "has no 'text_config'";
+    QTest::newRow("heads as text") << both(QStringLiteral(R"("num_attention_heads": "2")"), heads) << "whole number";
+    QTest::newRow("heads zero") << both(heads, QStringLiteral(R"("num_attention_heads": 0)")) << "whole number";
+    QTest::newRow("heads do not divide") << both(heads, QStringLiteral(R"("num_attention_heads": 3)")) << "do not divide";
+    QTest::newRow("negative eps") << both(heads + QStringLiteral(R"(, "layer_norm_eps": -1e-5)"), heads) << "layer_norm_eps";
+    QTest::newRow("eps as text") << both(heads + QStringLiteral(R"(, "layer_norm_eps": "1e-5")"), heads) << "layer_norm_eps";
+    QTest::newRow("another model's width") << both(heads + QStringLiteral(R"(, "hidden_size": 512)"), heads)
+                                           << "'text_config.hidden_size' is 512 but the weights have 32";
+    QTest::newRow("another model's projection") << QStringLiteral(R"({"projection_dim": 512, "text_config": {%1}, "vision_config": {%1}})").arg(heads)
+                                                << "'projection_dim' is 512";
+    QTest::newRow("unknown activation") << both(heads + QStringLiteral(R"(, "hidden_act": "relu")"), heads) << "relu";
+    QTest::newRow("not an object") << QStringLiteral("[1, 2]") << "expected a JSON object";
+}
+
+void TestWeights::configFileIsValidated()
+{
+    QFETCH(QString, json);
+    QFETCH(QString, expected);
+    const auto config = test::tinyConfig(1000);
+    QTemporaryDir dir;
+    const std::string weights = dir.filePath(QStringLiteral("model.safetensors")).toStdString();
+    auto model = test::makeTinyModel(config, 31);
+    io::writeSafetensors(weights, clip::exportWeights(model));
+    const std::string configPath = dir.filePath(QStringLiteral("config.json")).toStdString();
+    std::ofstream(configPath) << json.toStdString();
+    // Given explicitly and found beside the weights alike.
+    expectError([&] { clip::loadClip(weights, noVocab(configPath)); }, {"config.json", expected.toStdString()});
+    expectError([&] { clip::loadClip(weights, noVocab()); }, {"config.json", expected.toStdString()});
 }
 
 void TestWeights::vocabularyFoundBesideOrAskedFor()

@@ -1,6 +1,7 @@
 #include "engine/clip/config.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 
 #include <nlohmann/json.hpp>
 
@@ -166,6 +167,19 @@ double Config::textFlops(int64_t length) const
 
 int64_t Config::parameterCount() const { return visionParameterCount() + textParameterCount() + 1; }
 
+double Config::parameterCountEstimate() const
+{
+    auto block = [](const TowerConfig &t) {
+        const double w = static_cast<double>(t.width), m = static_cast<double>(t.mlpWidth);
+        return 4.0 * w * w + 2.0 * w * m;   // the products dominate; biases and norms are below the slack
+    };
+    const double vw = static_cast<double>(vision.width), tw = static_cast<double>(text.width);
+    const double patch = static_cast<double>(vision.patchSize), e = static_cast<double>(embedDim);
+    return vw * 3.0 * patch * patch + static_cast<double>(vision.layers) * block(vision) + vw * e
+           + static_cast<double>(text.vocabSize) * tw + static_cast<double>(text.contextLength) * tw
+           + static_cast<double>(text.layers) * block(text) + tw * e;
+}
+
 std::string Config::describe() const
 {
     std::ostringstream s;
@@ -191,49 +205,74 @@ bool Config::operator==(const Config &o) const
 
 void applyJsonConfig(Config &config, const std::string &jsonPath)
 {
-    std::ifstream in(jsonPath);
-    if (!in)
-        throw Error(jsonPath + ": cannot open the model configuration file");
     nlohmann::json j;
     try {
-        in >> j;
-    } catch (const std::exception &e) {
+        j = nlohmann::json::parse(readFile(jsonPath));
+    } catch (const nlohmann::json::exception &e) {
         throw Error(jsonPath + ": not valid JSON (" + e.what() + ")");
     }
     if (!j.is_object())
         throw Error(jsonPath + ": expected a JSON object with 'text_config' and 'vision_config'");
 
-    auto apply = [&](const char *section, TowerConfig &tower, int64_t libraryDefaultHeads) {
-        tower.heads = libraryDefaultHeads;
-        if (!j.contains(section))
+    // Every field read is checked, and the sizes it states must match the weights: a config that
+    // belongs to another model would otherwise change the predictions without a word.
+    const std::string fix = "; correct it, or pass --config with the file that came with these weights";
+    auto wholeNumber = [&](const nlohmann::json &s, const std::string &where) {
+        if (!s.is_number_integer() || s.get<int64_t>() < 1)
+            throw Error(jsonPath + ": '" + where + "' must be a whole number ≥ 1, got " + s.dump() + fix);
+        return s.get<int64_t>();
+    };
+    auto matches = [&](const nlohmann::json &s, const char *section, const char *key, int64_t fromWeights) {
+        if (!s.contains(key))
             return;
+        const std::string where = *section ? std::string(section) + "." + key : std::string(key);
+        const int64_t v = wholeNumber(s[key], where);
+        if (v != fromWeights)
+            throw Error(jsonPath + ": '" + where + "' is " + std::to_string(v) + " but the weights have "
+                        + std::to_string(fromWeights) + "; this configuration belongs to another model" + fix);
+    };
+    auto apply = [&](const char *section, TowerConfig &tower) {
+        if (!j.contains(section))
+            throw Error(jsonPath + ": has no '" + section + "' (with num_attention_heads)" + fix);
         const auto &s = j[section];
         if (!s.is_object())
-            throw Error(jsonPath + ": '" + section + "' is not an object");
-        if (s.contains("num_attention_heads")) {
-            if (!s["num_attention_heads"].is_number_integer() || s["num_attention_heads"].get<int64_t>() < 1)
-                throw Error(jsonPath + ": '" + section + ".num_attention_heads' must be a positive integer");
-            tower.heads = s["num_attention_heads"].get<int64_t>();
-        }
+            throw Error(jsonPath + ": '" + section + "' is not an object" + fix);
+        // Hugging Face fills a missing head count with its library default, which is wrong for most
+        // models other than ViT-B; guessing here would change the predictions silently.
+        if (!s.contains("num_attention_heads"))
+            throw Error(jsonPath + ": '" + section + ".num_attention_heads' is missing; add the model's head count"
+                        + fix);
+        tower.heads = wholeNumber(s["num_attention_heads"], std::string(section) + ".num_attention_heads");
+        if (tower.width % tower.heads != 0)
+            throw Error(jsonPath + ": " + section + " has " + std::to_string(tower.heads)
+                        + " attention heads, which do not divide its width " + std::to_string(tower.width) + fix);
+        matches(s, section, "hidden_size", tower.width);
+        matches(s, section, "num_hidden_layers", tower.layers);
+        matches(s, section, "intermediate_size", tower.mlpWidth);
         if (s.contains("hidden_act")) {
-            const std::string act = s["hidden_act"].is_string() ? s["hidden_act"].get<std::string>() : "";
+            const std::string act = s["hidden_act"].is_string() ? s["hidden_act"].get<std::string>() : s["hidden_act"].dump();
             if (act == "quick_gelu")
                 config.activation = Activation::QuickGelu;
             else if (act == "gelu")
                 config.activation = Activation::Gelu;
             else
-                throw Error(jsonPath + ": '" + section + ".hidden_act' is '" + act
-                            + "'; supported: quick_gelu, gelu");
+                throw Error(jsonPath + ": '" + section + ".hidden_act' is '" + act + "'; supported: quick_gelu, gelu");
         }
-        if (s.contains("layer_norm_eps") && s["layer_norm_eps"].is_number())
-            config.layerNormEps = s["layer_norm_eps"].get<double>();
-        if (tower.width % tower.heads != 0)
-            throw Error(jsonPath + ": " + section + " has " + std::to_string(tower.heads)
-                        + " attention heads, which do not divide its width " + std::to_string(tower.width));
+        if (s.contains("layer_norm_eps")) {
+            const auto &e = s["layer_norm_eps"];
+            if (!e.is_number() || !(e.get<double>() > 0 && e.get<double>() < 1))
+                throw Error(jsonPath + ": '" + section + ".layer_norm_eps' must be a number between 0 and 1 (e.g. "
+                            "1e-05), got " + e.dump() + fix);
+            config.layerNormEps = e.get<double>();
+        }
     };
-    // Hugging Face's CLIPConfig falls back to these head counts when config.json leaves them out.
-    apply("text_config", config.text, 8);
-    apply("vision_config", config.vision, 12);
+    apply("text_config", config.text);
+    apply("vision_config", config.vision);
+    matches(j["text_config"], "text_config", "vocab_size", config.text.vocabSize);
+    matches(j["text_config"], "text_config", "max_position_embeddings", config.text.contextLength);
+    matches(j["vision_config"], "vision_config", "patch_size", config.vision.patchSize);
+    matches(j["vision_config"], "vision_config", "image_size", config.vision.imageSize);
+    matches(j, "", "projection_dim", config.embedDim);
 }
 
 std::string findJsonConfigBeside(const std::string &weightsPath)

@@ -55,7 +55,10 @@ struct Config {
     // Exact parameter counts of the model this config builds (checked against the built modules in tests).
     int64_t visionParameterCount() const;
     int64_t textParameterCount() const;
-    int64_t parameterCount() const;   // both towers + logit_scale
+    int64_t parameterCount() const;
+    // The same count in floating point, which cannot overflow for the absurd sizes a damaged file
+    // may declare; used to refuse such a model before anything is allocated.
+    double parameterCountEstimate() const;   // both towers + logit_scale
 
     // Multiply-add FLOPs (2 per multiply-add) of one forward: the image tower per image (patch
     // embedding, blocks, projection), the text tower per sequence of `length` tokens.
@@ -69,9 +72,11 @@ struct Config {
     bool operator==(const Config &) const;
 };
 
-// Applies a Hugging Face-style config.json: text_config / vision_config `num_attention_heads`,
-// `hidden_act` ("quick_gelu" or "gelu") and `layer_norm_eps`. Missing head counts take that
-// library's defaults (text 8, vision 12). Checks that each head count divides the width.
+// Applies a Hugging Face-style config.json: text_config / vision_config `num_attention_heads`
+// (required in both), `hidden_act` ("quick_gelu" or "gelu") and `layer_norm_eps` (in (0, 1)).
+// Sizes it also states (hidden_size, num_hidden_layers, intermediate_size, vocab_size,
+// max_position_embeddings, patch_size, image_size, projection_dim) must equal the weights'.
+// sep::Error naming the file and the field for anything missing, mistyped or out of range.
 void applyJsonConfig(Config &config, const std::string &jsonPath);
 
 // Hugging Face keeps config.json beside model.safetensors; "" when there is none.

@@ -1,6 +1,7 @@
 #include "engine/clip/weights.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/core/runtime.h"
 #include "engine/io/safetensors.h"
 #include "engine/io/torch_archive.h"
@@ -151,6 +152,7 @@ TensorMap readClipWeights(const std::string &path, std::string *format, std::vec
         throw Error(path + ": weights file not found");
     if (fs::is_directory(path, ec))
         throw Error(path + ": is a directory; give the weights file itself (.pt, .bin or .safetensors)");
+    requireRegularFile(path, "weights file");
     const auto size = fs::file_size(path, ec);
     if (ec)
         throw Error(path + ": cannot read the weights file (" + ec.message() + ")");
@@ -244,7 +246,32 @@ Config configFromWeights(const TensorMap &weights, const std::string &source, co
     Config config = Config::fromShapes(shapes, source);
     if (!configPath.empty())
         applyJsonConfig(config, configPath);
+    // Shapes come from the file's index, which may declare more than its bytes hold (an empty tensor
+    // of shape [10^9, 0] still reads as width 10^9). Every parameter of the model is copied from a
+    // weight, so a model larger than all the weights together is refused before it is allocated.
+    double elements = 0;
+    for (const auto &[key, t] : weights)
+        elements += static_cast<double>(t.numel());
+    const double needed = config.parameterCountEstimate();
+    if (needed > elements)
+        throw Error(source + ": the tensor shapes describe a model of " + std::to_string(static_cast<long long>(needed))
+                    + " parameters but the file holds " + std::to_string(static_cast<long long>(elements))
+                    + " values; the file is damaged or not a CLIP model");
     return config;
+}
+
+void requireFiniteWeights(const TensorMap &weights, const std::string &source)
+{
+    for (const auto &[key, t] : weights) {
+        if (!t.is_floating_point() || t.numel() == 0)
+            continue;
+        const auto bad = t.numel() - torch::isfinite(t).sum().item<int64_t>();
+        if (bad > 0)
+            throw Error(source + ": weight '" + key + "' holds " + std::to_string(bad) + " NaN or infinite value(s) of "
+                        + std::to_string(t.numel())
+                        + "; a model with them gives meaningless predictions. The file is damaged, or it was saved "
+                          "after training diverged: use another copy.");
+    }
 }
 
 std::vector<std::string> copyWeightsInto(Model &model, const TensorMap &weights, const std::string &source)
@@ -302,15 +329,22 @@ LoadedClip loadClip(const std::string &weightsPath, const LoadOptions &options)
             clip.notes.push_back("attention heads and activation from " + configPath);
     }
     Config config = configFromWeights(weights, weightsPath, configPath);
+    requireFiniteWeights(weights, weightsPath);
     if (options.textHeads > 0)
         config.text.heads = options.textHeads;
     if (options.visionHeads > 0)
         config.vision.heads = options.visionHeads;
     if (!options.activation.empty())
         config.activation = options.activation == "gelu" ? Activation::Gelu : Activation::QuickGelu;
-    clip.model = Model(config);
-    for (const auto &key : copyWeightsInto(clip.model, weights, weightsPath))
-        clip.notes.push_back("ignored '" + key + "' (no such weight in a CLIP ViT model)");
+    try {
+        clip.model = Model(config);
+        for (const auto &key : copyWeightsInto(clip.model, weights, weightsPath))
+            clip.notes.push_back("ignored '" + key + "' (no such weight in a CLIP ViT model)");
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(weightsPath + ": building the model failed: " + describeFailure(e));
+    }
     for (auto &p : clip.model->parameters())
         p.set_requires_grad(false);
     clip.model->eval();

@@ -50,6 +50,9 @@ Config configFromWeights(const TensorMap &weights, const std::string &source, co
 
 // Copies OpenAI-named weights into the model: every parameter must be present with its exact shape.
 // Returns the keys of `weights` the model has no place for.
+// sep::Error naming the first weight that holds NaN or infinite values.
+void requireFiniteWeights(const TensorMap &weights, const std::string &source);
+
 std::vector<std::string> copyWeightsInto(Model &model, const TensorMap &weights, const std::string &source);
 
 // The model's parameters under OpenAI key names (what copyWeightsInto reads back).

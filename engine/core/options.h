@@ -16,9 +16,11 @@
 // Torch-free. Thread-safe once built (tables are immutable).
 
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <functional>
 #include <string>
 #include <vector>
@@ -34,7 +36,44 @@ struct OptionSpec {
     double min = 0, max = 0;               // Int and Real
     std::vector<std::string> choices;      // Choice
     nlohmann::json defaultValue;
+    bool classTemplate = false;            // Text: a prompt template with exactly one "{}" for the class name
 };
+
+// What a spec accepts, in words: "a whole number ≥ 1", "a number from 0 to 1", "one of a, b".
+// Bounds beyond 1e15 are left out rather than printed as 300-digit numbers.
+inline std::string describeValues(const OptionSpec &s)
+{
+    auto num = [](double x) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.10g", x);
+        return std::string(buf);
+    };
+    const bool low = s.min > -1e15, high = s.max < 1e15;
+    switch (s.type) {
+    case OptionSpec::Type::Int:
+    case OptionSpec::Type::Real: {
+        const std::string kind = s.type == OptionSpec::Type::Int ? "a whole number" : "a finite number";
+        if (low && high)
+            return kind + " from " + num(s.min) + " to " + num(s.max);
+        if (low)
+            return kind + " ≥ " + num(s.min);
+        if (high)
+            return kind + " ≤ " + num(s.max);
+        return kind;
+    }
+    case OptionSpec::Type::Bool:
+        return "true or false";
+    case OptionSpec::Type::Choice: {
+        std::string list;
+        for (const auto &c : s.choices)
+            list += (list.empty() ? "" : ", ") + c;
+        return "one of " + list;
+    }
+    case OptionSpec::Type::Text:
+        break;
+    }
+    return "text";
+}
 
 template <typename T>
 struct OptionField {
@@ -106,14 +145,14 @@ private:
         case OptionSpec::Type::Int:
             if (!v.is_number_integer())
                 throw Error(where + " must be a whole number");
-            if (v.get<double>() < s.min || v.get<double>() > s.max)
-                throw Error(where + " must lie in " + range(s) + ", got " + v.dump());
+            if (!inRange(s, v.get<double>()))
+                throw Error(where + " must be " + range(s) + ", got " + v.dump());
             break;
         case OptionSpec::Type::Real:
             if (!v.is_number())
                 throw Error(where + " must be a number");
-            if (v.get<double>() < s.min || v.get<double>() > s.max)
-                throw Error(where + " must lie in " + range(s) + ", got " + v.dump());
+            if (!inRange(s, v.get<double>()))
+                throw Error(where + " must be " + range(s) + ", got " + v.dump());
             break;
         case OptionSpec::Type::Bool:
             if (!v.is_boolean())
@@ -131,21 +170,20 @@ private:
         case OptionSpec::Type::Text:
             if (!v.is_string())
                 throw Error(where + " must be text");
+            if (s.classTemplate) {
+                const std::string t = v.get<std::string>();
+                const auto first = t.find("{}");
+                if (first == std::string::npos || t.find("{}", first + 2) != std::string::npos)
+                    throw Error(where + " must contain {} exactly once, where the class name goes (e.g. \"a photo of a "
+                                        "{}.\"), got " + shortened(v.dump()));
+            }
             break;
         }
         return v;
     }
-    static std::string range(const OptionSpec &s)
-    {
-        auto num = [](double x) {
-            std::string t = std::to_string(x);
-            t.erase(t.find_last_not_of('0') + 1);
-            if (!t.empty() && t.back() == '.')
-                t.pop_back();
-            return t;
-        };
-        return "[" + num(s.min) + ", " + num(s.max) + "]";
-    }
+    // Written so that NaN, which fails every comparison, is out of range.
+    static bool inRange(const OptionSpec &s, double x) { return x >= s.min && x <= s.max; }
+    static std::string range(const OptionSpec &s) { return describeValues(s); }
 
     std::vector<OptionField<T>> m_fields;
 };
@@ -154,7 +192,7 @@ template <typename T, typename I>
 OptionField<T> intField(I T::*member, std::string key, std::string label, std::string help, double min, double max)
 {
     OptionField<T> f;
-    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Int, min, max, {}, {}};
+    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Int, min, max, {}, {}, false};
     f.get = [member](const T &t) { return nlohmann::json(t.*member); };
     f.set = [member](T &t, const nlohmann::json &v) { t.*member = v.get<I>(); };
     return f;
@@ -164,7 +202,7 @@ template <typename T>
 OptionField<T> realField(double T::*member, std::string key, std::string label, std::string help, double min, double max)
 {
     OptionField<T> f;
-    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Real, min, max, {}, {}};
+    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Real, min, max, {}, {}, false};
     f.get = [member](const T &t) { return nlohmann::json(t.*member); };
     f.set = [member](T &t, const nlohmann::json &v) { t.*member = v.get<double>(); };
     return f;
@@ -174,7 +212,7 @@ template <typename T>
 OptionField<T> boolField(bool T::*member, std::string key, std::string label, std::string help)
 {
     OptionField<T> f;
-    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Bool, 0, 1, {}, {}};
+    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Bool, 0, 1, {}, {}, false};
     f.get = [member](const T &t) { return nlohmann::json(t.*member); };
     f.set = [member](T &t, const nlohmann::json &v) { t.*member = v.get<bool>(); };
     return f;
@@ -184,9 +222,18 @@ template <typename T>
 OptionField<T> textField(std::string T::*member, std::string key, std::string label, std::string help)
 {
     OptionField<T> f;
-    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Text, 0, 0, {}, {}};
+    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Text, 0, 0, {}, {}, false};
     f.get = [member](const T &t) { return nlohmann::json(t.*member); };
     f.set = [member](T &t, const nlohmann::json &v) { t.*member = v.get<std::string>(); };
+    return f;
+}
+
+// A prompt template: text with exactly one "{}", checked wherever options are read.
+template <typename T>
+OptionField<T> templateField(std::string T::*member, std::string key, std::string label, std::string help)
+{
+    OptionField<T> f = textField(member, std::move(key), std::move(label), std::move(help));
+    f.spec.classTemplate = true;
     return f;
 }
 
@@ -196,7 +243,7 @@ OptionField<T> choiceField(E T::*member, std::string key, std::string label, std
                            std::vector<std::string> choices)
 {
     OptionField<T> f;
-    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Choice, 0, 0, choices, {}};
+    f.spec = {std::move(key), std::move(label), std::move(help), OptionSpec::Type::Choice, 0, 0, choices, {}, false};
     f.get = [member, choices](const T &t) { return nlohmann::json(choices.at(static_cast<size_t>(t.*member))); };
     f.set = [member, choices](T &t, const nlohmann::json &v) {
         const auto it = std::find(choices.begin(), choices.end(), v.get<std::string>());

@@ -6,6 +6,7 @@
 
 #include <c10/core/Device.h>
 
+#include <exception>
 #include <string>
 
 namespace sep {
@@ -32,6 +33,11 @@ c10::Device resolveDevice(const std::string &name);
 
 // "cpu", or "cuda:0 (NVIDIA H200)" where the name is known.
 std::string describeDevice(const c10::Device &device);
+
+// A failure's message for a person: LibTorch's own errors without their C++ backtrace and source
+// locations (their first line), running out of memory said as such with what to try, sep::Error and
+// everything else as it is. Used wherever an engine entry point or a front end reports a failure.
+std::string describeFailure(const std::exception &e);
 
 // The CPU math library and its kernels, e.g. "BLAS: OpenBLAS, Haswell kernels, 2 thread(s)".
 std::string describeCpuMath();

@@ -1,5 +1,6 @@
 #include "engine/prompt/method.h"
 
+#include "engine/clip/weights.h"
 #include "engine/core/error.h"
 #include "engine/prompt/coop.h"
 #include "engine/prompt/sep_method.h"
@@ -29,11 +30,18 @@ TensorMap Method::state()
 void Method::loadState(const TensorMap &tensors, const std::string &source)
 {
     torch::NoGradGuard noGrad;
+    clip::requireFiniteWeights(tensors, source);
     adoptShapes(tensors);
     for (auto &[name, t] : namedParameters()) {
         auto it = tensors.find(name);
         if (it == tensors.end())
             throw Error(source + ": has no tensor '" + name + "' for the " + this->name() + " method");
+        if (it->second.numel() == 0) {
+            std::ostringstream msg;
+            msg << source << ": tensor '" << name << "' is empty (shape " << it->second.sizes()
+                << "); a tuned prompt needs at least one row. The file is damaged: export or train it again.";
+            throw Error(msg.str());
+        }
         if (!it->second.sizes().equals(t.sizes())) {
             std::ostringstream msg;
             msg << source << ": tensor '" << name << "' has shape " << it->second.sizes() << ", the " << this->name()

@@ -60,7 +60,7 @@ const OptionTable<SepOptions> &SepOptions::table()
                     "per-sample: each image and class selects and attends on its own (batch-independent); reference: "
                     "as the released code (selection averaged over the batch, attention across it)",
                     {"per-sample", "reference"}),
-        textField(&SepOptions::templ, "template", "Hand-crafted template",
+        templateField(&SepOptions::templ, "template", "Hand-crafted template",
                   "Prompt for the frozen text features the loss keeps SEP close to; {} is the class name"),
     }};
     return t;

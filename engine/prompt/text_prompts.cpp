@@ -1,6 +1,7 @@
 #include "engine/prompt/text_prompts.h"
 
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 
 #include <torch/torch.h>
 
@@ -10,9 +11,12 @@ std::string fillTemplate(const std::string &templ, const std::string &className)
 {
     std::string name = className;
     std::replace(name.begin(), name.end(), '_', ' ');
+    // Exactly one place for the name: without one every class gets the same prompt, with two the
+    // prompt says something else than the user wrote.
     const auto pos = templ.find("{}");
-    if (pos == std::string::npos)
-        return templ + " " + name;
+    if (pos == std::string::npos || templ.find("{}", pos + 2) != std::string::npos)
+        throw Error("prompt template \"" + shortened(templ) + "\": must contain {} exactly once, where the class "
+                    "name goes (e.g. \"a photo of a {}.\")");
     return templ.substr(0, pos) + name + templ.substr(pos + 2);
 }
 
@@ -27,7 +31,7 @@ at::Tensor tokenize(clip::LoadedClip &clip, const std::vector<std::string> &text
         try {
             t = clip.tokenizer->encode(texts[i], context);
         } catch (const Error &e) {
-            throw Error("prompt \"" + texts[i] + "\": " + e.what());
+            throw Error("prompt \"" + shortened(texts[i]) + "\": " + e.what());
         }
         std::copy(t.begin(), t.end(), ids[static_cast<int64_t>(i)].data_ptr<int64_t>());
     }

@@ -10,7 +10,7 @@ namespace sep::prompt {
 const OptionTable<ZeroShotOptions> &ZeroShotOptions::table()
 {
     static const OptionTable<ZeroShotOptions> t{{
-        textField(&ZeroShotOptions::templ, "template", "Prompt template",
+        templateField(&ZeroShotOptions::templ, "template", "Prompt template",
                   "Hand-crafted prompt; {} stands for the class name (e.g. \"a photo of a {}, a type of pet.\")"),
     }};
     return t;
