@@ -6,6 +6,7 @@
 #include "engine/clip/image.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "engine/core/sha256.h"
 #include "engine/data/batch.h"
 #include "engine/export/bundle.h"
 #include "engine/export/explain.h"
@@ -19,6 +20,7 @@
 #include "tests/support/expect_error.h"
 #include "tests/support/test_main.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
@@ -26,6 +28,7 @@
 #include <QtTest>
 
 #include <cstring>
+#include <sys/stat.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +72,7 @@ private Q_SLOTS:
     void predictorEqualsEvaluator();
     void bundleFilesFollowTheFormat();
     void tamperedBundlesAreRefused();
+    void hostileZipEntriesAreRefused();
     void backboneFoundBesideByChecksum();
     void classifierOfTextOnlyMethods();
     void referenceCheckpointLandsTensorByTensor();
@@ -218,14 +222,44 @@ void TestExport::tamperedBundlesAreRefused()
         io::writeSafetensors(weights, t);
         expectError([&] { Predictor x(p); }, {"checksum", "damaged"});
     }
+    // Learned tensors written again with a manifest that vouches for them: what a buggy exporter
+    // could produce, so the checks behind the checksum are reached.
+    auto rewritePrompt = [](const std::string &p, const TensorMap &t) {
+        std::remove((p + "/prompt.safetensors").c_str());
+        io::writeSafetensors(p + "/prompt.safetensors", t);
+        auto j = nlohmann::json::parse(readFile(p + "/manifest.json"));
+        j["files"]["prompt.safetensors"] = sha256File(p + "/prompt.safetensors");
+        writeFileAtomic(p + "/manifest.json", j.dump());
+    };
+    // Learned tensors swapped in from another bundle (same method and shapes): the checksum differs.
+    {
+        const auto p = fresh("swapped.sepmodel", true);
+        const auto other = fresh("donor.sepmodel", true);
+        auto t = io::readSafetensors(other + "/prompt.safetensors");
+        t.at("ctx").add_(0.5);
+        std::remove((other + "/prompt.safetensors").c_str());
+        io::writeSafetensors(other + "/prompt.safetensors", t);
+        writeFileAtomic(p + "/prompt.safetensors", readFile(other + "/prompt.safetensors"));
+        expectError([&] { Predictor x(p); }, {"swapped.sepmodel", "prompt.safetensors", "checksum", "swapped in"});
+    }
+    // NaN in a learned tensor, and a prompt with no rows at all.
+    {
+        const auto p = fresh("nan.sepmodel", true);
+        auto t = io::readSafetensors(p + "/prompt.safetensors");
+        t.at("ctx")[0][0] = std::nan("");
+        rewritePrompt(p, t);
+        expectError([&] { Predictor x(p); }, {"nan.sepmodel", "'ctx'", "NaN"});
+        t.at("ctx") = torch::zeros({0, t.at("ctx").size(1)});
+        rewritePrompt(p, t);
+        expectError([&] { Predictor x(p); }, {"nan.sepmodel", "'ctx'", "empty"});
+    }
     // A renamed tensor.
     {
         const auto p = fresh("renamed.sepmodel", true);
         auto t = io::readSafetensors(p + "/prompt.safetensors");
         t["context"] = t.at("ctx");
         t.erase("ctx");
-        std::remove((p + "/prompt.safetensors").c_str());
-        io::writeSafetensors(p + "/prompt.safetensors", t);
+        rewritePrompt(p, t);
         expectError([&] { Predictor x(p); }, {"'ctx'"});
     }
     // A future format version.
@@ -235,14 +269,16 @@ void TestExport::tamperedBundlesAreRefused()
         j["format_version"] = 99;
         writeFileAtomic(p + "/manifest.json", j.dump());
         expectError([&] { Predictor x(p); }, {"newer", "99"});
+        j["format_version"] = 1e30;   // not to be shown as -2147483648
+        writeFileAtomic(p + "/manifest.json", j.dump());
+        expectError([&] { Predictor x(p); }, {"format_version", "1e+30", "not a whole number"});
     }
     // Wrong shapes (a bundle of another backbone's width).
     {
         const auto p = fresh("shape.sepmodel", true);
         auto t = io::readSafetensors(p + "/prompt.safetensors");
         t["ctx_visual"] = torch::zeros({4, 7});
-        std::remove((p + "/prompt.safetensors").c_str());
-        io::writeSafetensors(p + "/prompt.safetensors", t);
+        rewritePrompt(p, t);
         expectError([&] { Predictor x(p); }, {"ctx_visual", "shape"});
     }
     // Without its backbone, nowhere to be found; then with weights of the wrong checksum.
@@ -266,7 +302,43 @@ void TestExport::tamperedBundlesAreRefused()
         expectError([&] { Predictor x(p); }, {"cut.sepmodel"});
         writeFileAtomic(p, "");
         expectError([&] { Predictor x(p); }, {"empty"});
+        std::remove(p.c_str());
+        QCOMPARE(::mkfifo(p.c_str(), 0600), 0);   // would block the checksum's read forever
+        expectError([&] { Predictor x(p); }, {"cut.sepmodel", "named pipe"});
     }
+}
+
+void TestExport::hostileZipEntriesAreRefused()
+{
+    QTemporaryDir out, cache;
+    qputenv("XDG_CACHE_HOME", cache.path().toUtf8());
+    const std::string victim = out.filePath(QStringLiteral("victim.txt")).toStdString();
+    const QString bundles = cache.filePath(QStringLiteral("sep-studio/bundles"));
+    // The zip writer puts every entry under "<stem>/" and the reader strips that again, so an entry
+    // written as "/abs/path" reads back as the absolute path, as in a crafted archive.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {victim, "an absolute path"},
+        {"../../victim.txt", "'..'"},
+        {"prompt/../../../victim.txt", "'..'"},
+        {"a\\..\\..\\victim.txt", "backslash"},
+    };
+    for (const auto &[entry, why] : cases) {
+        const std::string p = out.filePath(QStringLiteral("hostile.sepmodel")).toStdString();
+        {
+            caffe2::serialize::PyTorchStreamWriter writer(p);
+            const std::string manifest = "{}", payload = "overwritten";
+            writer.writeRecord("manifest.json", manifest.data(), manifest.size());
+            writer.writeRecord(entry, payload.data(), payload.size());
+            writer.writeEndOfFile();
+        }
+        expectError([&] { exporting::readBundle(p); }, {"hostile.sepmodel", why, "refused"});
+        QVERIFY2(!QFileInfo::exists(QString::fromStdString(victim)), entry.c_str());
+        QVERIFY2(!QFileInfo::exists(out.filePath(QStringLiteral("../victim.txt"))), entry.c_str());
+        // Nothing half-unpacked is left in the cache.
+        const QStringList left = QDir(bundles).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::Hidden);
+        QVERIFY2(left.isEmpty(), qPrintable(left.join(QLatin1Char(' '))));
+    }
+    qunsetenv("XDG_CACHE_HOME");
 }
 
 void TestExport::backboneFoundBesideByChecksum()

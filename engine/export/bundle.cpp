@@ -1,6 +1,7 @@
 #include "engine/export/bundle.h"
 
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 #include "engine/core/files.h"
 #include "engine/core/log_file.h"
 #include "engine/core/runtime.h"
@@ -53,6 +54,7 @@ void copyFile(const fs::path &from, const fs::path &to)
 // Unpacks a zipped bundle into a private cache folder keyed by its checksum (reused next time).
 fs::path unpack(const std::string &path)
 {
+    requireRegularFile(path, "bundle (.sepmodel folder or zip)");
     const std::string key = sha256File(path).substr(0, 16);
     const char *cache = std::getenv("XDG_CACHE_HOME");
     const char *home = std::getenv("HOME");
@@ -64,24 +66,36 @@ fs::path unpack(const std::string &path)
     const fs::path tmp = dir.string() + ".tmp-" + std::to_string(::getpid());
     fs::remove_all(tmp, ec);
     makeDirectories(tmp.string());
+    // Every way out of the loop but success removes the half-unpacked folder.
+    struct RemoveOnFailure {
+        fs::path dir;
+        bool keep = false;
+        ~RemoveOnFailure()
+        {
+            std::error_code ignored;
+            if (!keep)
+                fs::remove_all(dir, ignored);
+        }
+    } cleanup{tmp};
     try {
         caffe2::serialize::PyTorchStreamReader reader(path);
         for (const auto &name : reader.getAllRecords()) {
-            if (name.find("..") != std::string::npos)
-                throw Error(path + ": holds a file named '" + name + "' outside the bundle; refused");
+            // The folder is new and holds only what this loop wrote (files, no links), so a
+            // lexically contained path cannot be redirected elsewhere.
+            const fs::path target = entryPathInside(tmp, name, path);
             auto [data, size] = reader.getRecord(name);
-            const fs::path target = tmp / name;
             makeDirectories(target.parent_path().string());
             writeFileAtomic(target.string(), std::string(static_cast<const char *>(data.get()), size));
         }
     } catch (const c10::Error &e) {
-        fs::remove_all(tmp, ec);
         throw Error(path + ": not a readable bundle archive (" + std::string(e.what_without_backtrace()).substr(0, 200)
                     + "); it may be truncated. Export it again.");
+    } catch (const std::bad_alloc &) {
+        throw Error(path + ": declares an entry larger than memory allows; the bundle is damaged. Export it again.");
     }
     fs::rename(tmp, dir, ec);
+    cleanup.keep = !ec;
     if (ec) {
-        fs::remove_all(tmp, ec);
         if (!fs::exists(dir / "manifest.json"))
             throw Error(path + ": cannot unpack into " + dir.string());
     }
@@ -107,13 +121,21 @@ nlohmann::json Manifest::toJson() const
             {"backbone_included", backboneIncluded},
             {"metrics", metrics},
             {"created", created},
-            {"producer", producer}};
+            {"producer", producer},
+            {"files", fileSha256}};
 }
 
 Manifest Manifest::fromJson(const nlohmann::json &j, const std::string &source)
 {
     Manifest m;
-    m.formatVersion = field<int>(j, "format_version", source);
+    const auto version = field<nlohmann::json>(j, "format_version", source);
+    if (!version.is_number_integer())
+        throw Error(source + ": manifest.json's 'format_version' is " + shortened(version.dump(), 40)
+                    + ", not a whole number; the bundle is damaged. Export it again.");
+    if (version.get<int64_t>() > kBundleFormat)
+        throw Error(source + ": written by a newer SEP Studio (bundle format " + version.dump()
+                    + ", this one reads up to " + std::to_string(kBundleFormat) + "); update SEP Studio to run it");
+    m.formatVersion = static_cast<int>(std::max<int64_t>(version.get<int64_t>(), 0));
     if (m.formatVersion > kBundleFormat)
         throw Error(source + ": written by a newer SEP Studio (bundle format " + std::to_string(m.formatVersion)
                     + ", this one reads up to " + std::to_string(kBundleFormat) + "); update SEP Studio to run it");
@@ -136,6 +158,17 @@ Manifest Manifest::fromJson(const nlohmann::json &j, const std::string &source)
     m.metrics = j.value("metrics", nlohmann::json::object());
     m.created = j.value("created", "");
     m.producer = j.value("producer", "");
+    if (j.contains("files")) {
+        const auto &files = j["files"];
+        if (!files.is_object())
+            throw Error(source + ": manifest.json's 'files' has the wrong type; the bundle is damaged. Export it again.");
+        for (auto it = files.begin(); it != files.end(); ++it) {
+            if (!it->is_string() || it->get<std::string>().size() != 64)
+                throw Error(source + ": manifest.json's checksum of '" + it.key() + "' is not a SHA-256; the bundle is "
+                                     "damaged. Export it again.");
+            m.fileSha256[it.key()] = it->get<std::string>();
+        }
+    }
     return m;
 }
 
@@ -169,9 +202,10 @@ void writeBundle(const std::string &out, prompt::Method &method, clip::LoadedCli
     fs::remove_all(staging, ec);
     try {
         makeDirectories(staging.string());
-        writeFileAtomic((staging / "manifest.json").string(), m.toJson().dump(2) + "\n");
         io::writeSafetensors((staging / "prompt.safetensors").string(), method.state(),
                              {{"format", "pt"}, {"method", m.method}});
+        m.fileSha256["prompt.safetensors"] = sha256File((staging / "prompt.safetensors").string());
+        writeFileAtomic((staging / "manifest.json").string(), m.toJson().dump(2) + "\n");
         if (options.includeBackbone) {
             const fs::path backbone = staging / "backbone";
             makeDirectories(backbone.string());
@@ -246,6 +280,14 @@ Bundle readBundle(const std::string &path)
     const fs::path promptPath = fs::path(b.directory) / "prompt.safetensors";
     if (!fs::exists(promptPath, ec))
         throw Error(path + ": has no prompt.safetensors; the bundle is incomplete. Export it again.");
+    for (const auto &[name, sum] : b.manifest.fileSha256) {
+        const fs::path file = entryPathInside(b.directory, name, path + " (manifest.json)");
+        if (!fs::exists(file, ec))
+            throw Error(path + ": " + name + " is listed in manifest.json but missing; the bundle is incomplete. Export it again.");
+        if (sha256File(file.string()) != sum)
+            throw Error(path + ": " + name + " does not match its checksum in manifest.json; it was changed or swapped in "
+                               "from another bundle. Export the bundle again.");
+    }
     b.prompt = io::readSafetensors(promptPath.string());
     return b;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,10 @@ struct Manifest {
     nlohmann::json metrics;    // e.g. {"accuracy": {"base": 0.8, …}}
     std::string created;
     std::string producer;
+    // SHA-256 of each file of the bundle other than the manifest and the backbone (which has its
+    // own above), by path inside the bundle: a file swapped in from another bundle is refused.
+    // Bundles written before these were recorded have none.
+    std::map<std::string, std::string> fileSha256;
 
     nlohmann::json toJson() const;
     static Manifest fromJson(const nlohmann::json &j, const std::string &source);
