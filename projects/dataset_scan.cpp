@@ -5,6 +5,7 @@
 #include "engine/core/files.h"
 #include "engine/core/runtime.h"
 #include "engine/core/sha256.h"
+#include "engine/core/text.h"
 #include "engine/data/few_shot.h"
 #include "projects/project_store.h"
 #include "projects/store_impl.h"
@@ -63,7 +64,7 @@ void examine(Found &f, bool decodeCheck)
     } catch (const Error &e) {
         f.decoded = true;
         f.decodeOk = false;
-        f.reason = e.what();
+        f.reason = reasonAbout(f.full, e.what());
         return;
     }
     f.hash = sha256(bytes);
@@ -72,13 +73,14 @@ void examine(Found &f, bool decodeCheck)
         return;
     f.decoded = true;
     try {
-        const cv::Mat rgb = clip::decodeImage(std::vector<uint8_t>(bytes.begin(), bytes.end()), f.full);
+        // A repaired image stays usable (status ok); what the decoder said is its recorded reason.
+        const cv::Mat rgb = clip::decodeImage(std::vector<uint8_t>(bytes.begin(), bytes.end()), f.full, &f.reason);
         f.decodeOk = true;
         f.width = rgb.cols;
         f.height = rgb.rows;
     } catch (const std::exception &e) {
         f.decodeOk = false;
-        f.reason = e.what();
+        f.reason = reasonAbout(f.full, e.what());
     }
 }
 
@@ -150,6 +152,8 @@ ScanReport ProjectStore::importDataset(const std::string &rootGiven, const ScanO
     report.root = root;
     const auto existingId = findDataset(root);
     report.firstScan = !existingId;
+    // Runs and exports go into the project's folder; inside the dataset they would be scanned as a class.
+    requireOutputOutside(this->folder(), root, "the project folder");
 
     data::ImageFolder folder;
     try {
@@ -294,6 +298,8 @@ ScanReport ProjectStore::importDataset(const std::string &rootGiven, const ScanO
         present.insert(f.rel);
         if (f.decoded && !f.decodeOk)
             report.unreadable.push_back({f.full, f.reason});
+        else if (f.decoded && !f.reason.empty())
+            report.issues.push_back({f.full, f.reason});
         else if (!f.decoded && f.old && f.old->decodeStatus == "failed")
             report.unreadable.push_back({f.full, "did not decode when it was last checked"});
         const int64_t classId = classIds.at(f.classFolder);

@@ -1,7 +1,9 @@
 #include "projects/project_store.h"
 
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 #include "engine/core/files.h"
+#include "engine/prompt/method.h"
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
 #include "projects/blob.h"
@@ -19,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include <fcntl.h>
@@ -80,9 +83,7 @@ void inspectFile(const std::string &path)
     if (fs::is_directory(path, ec))
         throw Error(path + ": is a folder, not a project file (a project is a NAME.sepproj file beside its NAME.sepproj.d "
                            "folder)");
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(path + ": cannot be read (" + std::strerror(errno) + ")");
+    std::ifstream in = openRegularFile(path, "SEP Studio project (NAME.sepproj)");
     std::string head(100, '\0');
     in.read(&head[0], 100);
     head.resize(static_cast<size_t>(in.gcount()));
@@ -263,6 +264,24 @@ std::string safeName(std::string s)
     return s;
 }
 
+// A run's recorded folder (relative to the project folder) as a path, or nothing when it would lead
+// outside: absolute, with a '..' component, or empty. A damaged or crafted row must not direct
+// reads and writes elsewhere on the disk.
+std::optional<std::string> runFolderInside(const std::string &projectFolder, const std::string &recorded)
+{
+    const fs::path rel(recorded);
+    if (recorded.empty() || rel.is_absolute()
+        || std::any_of(rel.begin(), rel.end(), [](const fs::path &part) { return part == ".."; }))
+        return std::nullopt;
+    return (fs::absolute(projectFolder) / rel).lexically_normal().string();
+}
+
+std::string outsideFolderNote(const std::string &recorded)
+{
+    return "its recorded folder '" + shortened(recorded, 200) + "' lies outside the project folder; the project will not "
+           "read or write there";
+}
+
 constexpr const char *kRunColumns =
     "r.id, r.dataset_id, r.method, r.shots, r.seed, r.base_to_new, r.device, r.status, r.message, r.folder, r.model, "
     "r.created_at, r.started_at, r.finished_at, r.updated_at, r.owner_pid, r.owner_host, r.owner_start, r.spec, r.plan, "
@@ -281,7 +300,13 @@ RunInfo readRun(const Statement &st, const std::string &projectFolder)
     r.device = st.text(6);
     r.status = st.text(7);
     r.message = st.text(8);
-    r.folder = (fs::absolute(projectFolder) / st.text(9)).lexically_normal().string();
+    if (const auto inside = runFolderInside(projectFolder, st.text(9))) {
+        r.folder = *inside;
+    } else {
+        // Never created: resuming or evaluating it stops at "not a run folder".
+        r.folder = (fs::absolute(projectFolder) / "runs" / (".unusable-folder-of-run-" + std::to_string(r.id))).string();
+        r.message = outsideFolderNote(st.text(9));
+    }
     r.model = st.text(10);
     r.createdAt = st.text(11);
     r.startedAt = st.text(12);
@@ -294,7 +319,8 @@ RunInfo readRun(const Statement &st, const std::string &projectFolder)
     r.plan = parseOr(st.text(19), nlohmann::json::object());
     r.epochsRecorded = st.integer(20);
     r.checkpointEpoch = st.isNull(21) ? -1 : st.integer(21);
-    if (r.method != "zeroshot" && r.spec.contains("train") && r.spec["train"].contains("epochs"))
+    if (r.method != "zeroshot" && r.spec.contains("train") && r.spec["train"].is_object()
+        && r.spec["train"].contains("epochs") && r.spec["train"]["epochs"].is_number_integer())
         r.epochs = r.spec["train"]["epochs"].get<int64_t>();
     if ((r.status == "running" || r.status == "queued")
         && liveness(r.owner.pid, r.owner.host, r.owner.start) == Liveness::Dead)
@@ -559,7 +585,11 @@ std::string ProjectStore::runFolder(int64_t runId)
     st.bind(1, runId);
     if (!st.step())
         throw Error(m->path + ": has no run " + std::to_string(runId) + " ('sep project runs " + m->path + "' lists them)");
-    return (fs::absolute(folder()) / st.text(0)).lexically_normal().string();
+    const auto inside = runFolderInside(folder(), st.text(0));
+    if (!inside)
+        throw Error(m->path + ": run " + std::to_string(runId) + ": " + outsideFolderNote(st.text(0))
+                    + ". Run 'sep project check " + m->path + "'.");
+    return *inside;
 }
 
 RunInfo ProjectStore::run(int64_t runId)
@@ -1171,8 +1201,34 @@ std::vector<std::string> ProjectStore::check()
     for (const auto &r : runs()) {
         if (r.interrupted)
             problems.push_back(interruptedNote(r, m->path));
-        if (r.status != "queued" && !fs::is_directory(r.folder, ec))
+        const bool outside = r.folder.find("/.unusable-folder-of-run-") != std::string::npos;   // reported below
+        if (r.status != "queued" && !outside && !fs::is_directory(r.folder, ec))
             problems.push_back("run " + std::to_string(r.id) + ": its folder " + r.folder + " is missing");
+    }
+    // What the store relies on beyond SQLite's own checks: each run's columns and spec as the code
+    // that reads them expects, and its folder inside the project's.
+    {
+        const auto names = prompt::methodNames();
+        auto runs = db.prepare("SELECT id, method, spec, shots, typeof(shots), seed, typeof(seed), folder FROM runs ORDER BY id");
+        while (runs.step()) {
+            const std::string run = "run " + std::to_string(runs.integer(0));
+            const std::string method = runs.text(1);
+            if (std::find(names.begin(), names.end(), method) == names.end())
+                problems.push_back(run + ": unknown method '" + shortened(method, 40) + "'");
+            if (runs.text(4) != "integer" || runs.integer(3) < 1)
+                problems.push_back(run + ": its shots column holds '" + shortened(runs.text(3), 40) + "', not a whole number ≥ 1");
+            if (runs.text(6) != "integer")
+                problems.push_back(run + ": its seed column holds '" + shortened(runs.text(5), 40) + "', not a whole number");
+            try {
+                train::RunSpec::fromJson(nlohmann::json::parse(runs.text(2)), run + "'s spec");
+            } catch (const nlohmann::json::exception &) {
+                problems.push_back(run + ": its spec is not valid JSON; the run cannot be resumed or evaluated");
+            } catch (const Error &e) {
+                problems.push_back(e.what());
+            }
+            if (!runFolderInside(folder(), runs.text(7)))
+                problems.push_back(run + ": " + outsideFolderNote(runs.text(7)));
+        }
     }
     auto st = db.prepare("SELECT run_id, path, epoch FROM checkpoints");
     while (st.step()) {

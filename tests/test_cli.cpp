@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <QDirIterator>
 #include <QProcess>
 #include <QtTest>
 
@@ -50,6 +51,11 @@ private Q_SLOTS:
     void trainWithoutTestImagesSaysSo();
     void badInvocations_data();
     void badInvocations();
+    void numbersAreCheckedBeforeUse_data();
+    void numbersAreCheckedBeforeUse();
+    void errorsUnderJsonAreJson();
+    void outputInsideTheDataIsRefused();
+    void resumeWithoutItsCheckpointIsRefused();
 
 private:
     QTemporaryDir m_dir;
@@ -218,6 +224,118 @@ void TestCli::badInvocations()
     const auto r = runSep(args, m_dir.path());
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains(QStringLiteral("sep: error:")) && r.err.contains(needle), qPrintable(describe(r)));
+}
+
+void TestCli::numbersAreCheckedBeforeUse_data()
+{
+    QTest::addColumn<QStringList>("args");   // after "train --weights W --config H --data D --out O"
+    QTest::addColumn<QString>("needle");
+    QTest::newRow("zero shots") << QStringList{QStringLiteral("--shots"), QStringLiteral("0")}
+                                << QStringLiteral("--shots: must be a whole number ≥ 1, got 0");
+    QTest::newRow("fractional shots") << QStringList{QStringLiteral("--shots"), QStringLiteral("2.5")}
+                                      << QStringLiteral("--shots: must be a whole number ≥ 1, got '2.5'");
+    QTest::newRow("negative seed") << QStringList{QStringLiteral("--seed"), QStringLiteral("-5")}
+                                   << QStringLiteral("--seed: must be a whole number ≥ 0, got -5");
+    QTest::newRow("zero evaluation batch") << QStringList{QStringLiteral("--eval-batch"), QStringLiteral("0")}
+                                           << QStringLiteral("--eval-batch: must be a whole number ≥ 1");
+    QTest::newRow("NaN learning rate") << QStringList{QStringLiteral("--lr"), QStringLiteral("nan")}
+                                       << QStringLiteral("--lr: must be a finite number");
+    QTest::newRow("infinite learning rate") << QStringList{QStringLiteral("--lr"), QStringLiteral("inf")}
+                                            << QStringLiteral("--lr: must be a finite number");
+    QTest::newRow("learning rate out of range") << QStringList{QStringLiteral("--lr"), QStringLiteral("50")}
+                                                << QStringLiteral("'lr' must be a finite number from 0 to 10, got 50");
+    QTest::newRow("template without {}") << QStringList{QStringLiteral("--method"), QStringLiteral("zeroshot"),
+                                                        QStringLiteral("--template"), QStringLiteral("a photo")}
+                                         << QStringLiteral("must contain {} exactly once");
+    QTest::newRow("template with two {}") << QStringList{QStringLiteral("--method"), QStringLiteral("zeroshot"),
+                                                         QStringLiteral("--template"), QStringLiteral("a {} or a {}")}
+                                          << QStringLiteral("must contain {} exactly once");
+}
+
+void TestCli::numbersAreCheckedBeforeUse()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QString, needle);
+    QTemporaryDir dir;
+    const QString data = dir.filePath(QStringLiteral("data"));
+    test::writeColourFolder(data, {"red", "blue"}, 3, 20);
+    const QString run = dir.filePath(QStringLiteral("run"));
+    const auto r = runSep(QStringList{QStringLiteral("train"), QStringLiteral("--weights"), m_weights, QStringLiteral("--config"), m_heads,
+                                      QStringLiteral("--data"), data, QStringLiteral("--epochs"), QStringLiteral("1"),
+                                      QStringLiteral("--out"), run}
+                          + args);
+    QVERIFY2(r.code != 0 && r.err.contains(needle), qPrintable(describe(r)));
+    // No 309-digit bounds, and nothing was started.
+    QVERIFY2(!r.err.contains(QStringLiteral("179769")), qPrintable(describe(r)));
+    QVERIFY2(!QFileInfo::exists(run + QStringLiteral("/run.json")), qPrintable(describe(r)));
+}
+
+void TestCli::errorsUnderJsonAreJson()
+{
+    // An engine error, and a command-line error, each as one JSON object on stdout.
+    auto r = runSep({QStringLiteral("info"), QStringLiteral("--weights"), QStringLiteral("/nonexistent/w.pt"), QStringLiteral("--json")});
+    QCOMPARE(r.code, 1);
+    auto j = nlohmann::json::parse(r.out.toStdString());
+    QVERIFY2(j["error"].get<std::string>().find("/nonexistent/w.pt") != std::string::npos, qPrintable(describe(r)));
+    QCOMPARE(j["exit_code"].get<int>(), 1);
+    r = runSep({QStringLiteral("train"), QStringLiteral("--shots"), QStringLiteral("0"), QStringLiteral("--json")});
+    QVERIFY(r.code != 0);
+    j = nlohmann::json::parse(r.out.toStdString());
+    QVERIFY2(j["error"].get<std::string>().find("--shots") != std::string::npos, qPrintable(describe(r)));
+    QCOMPARE(j["exit_code"].get<int>(), r.code);
+}
+
+void TestCli::outputInsideTheDataIsRefused()
+{
+    QTemporaryDir dir;
+    const QString data = dir.filePath(QStringLiteral("data"));
+    test::writeColourFolder(data, {"red", "blue"}, 3, 20);
+    auto listing = [&] {
+        QStringList all;
+        QDirIterator it(data, QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden, QDirIterator::Subdirectories);
+        while (it.hasNext())
+            all << it.next();
+        all.sort();
+        return all;
+    };
+    const QStringList before = listing();
+    const QStringList model{QStringLiteral("--weights"), m_weights, QStringLiteral("--config"), m_heads, QStringLiteral("--data"), data};
+    for (const QString &out : {data, data + QStringLiteral("/red"), data + QStringLiteral("/red/run")}) {
+        auto r = runSep(QStringList{QStringLiteral("zeroshot")} + model + QStringList{QStringLiteral("--out"), out});
+        QVERIFY2(r.code == 1 && r.err.contains(QStringLiteral("inside the dataset folder")), qPrintable(describe(r)));
+        r = runSep(QStringList{QStringLiteral("train"), QStringLiteral("--method"), QStringLiteral("zeroshot")} + model
+                   + QStringList{QStringLiteral("--out"), out});
+        QVERIFY2(r.code == 1 && r.err.contains(QStringLiteral("inside the dataset folder")), qPrintable(describe(r)));
+    }
+    QCOMPARE(listing(), before);
+}
+
+void TestCli::resumeWithoutItsCheckpointIsRefused()
+{
+    QTemporaryDir dir;
+    const QString data = dir.filePath(QStringLiteral("data"));
+    test::writeColourFolder(data, {"red", "blue"}, 4, 20);
+    const QString run = dir.filePath(QStringLiteral("run"));
+    const QStringList args{QStringLiteral("train"), QStringLiteral("--weights"), m_weights, QStringLiteral("--config"), m_heads,
+                           QStringLiteral("--data"), data, QStringLiteral("--method"), QStringLiteral("coop"),
+                           QStringLiteral("--n-ctx"), QStringLiteral("4"), QStringLiteral("--shots"), QStringLiteral("2"),
+                           QStringLiteral("--epochs"), QStringLiteral("1"), QStringLiteral("--out"), run};
+    auto r = runSep(args);
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+
+    // Evaluating on a folder whose every image the run's shot rule takes for training: nothing to
+    // test is said, not printed as 0 of 0.
+    const QString small = dir.filePath(QStringLiteral("small"));
+    test::writeColourFolder(small, {"cat", "dog", "owl"}, 2, 20);
+    r = runSep({QStringLiteral("eval"), QStringLiteral("--run"), run, QStringLiteral("--data"), small});
+    QVERIFY2(r.code == 1 && r.err.contains(QStringLiteral("no test images")) && r.err.contains(small), qPrintable(describe(r)));
+
+    QVERIFY(QFile::remove(run + QStringLiteral("/checkpoints/last.safetensors")));
+    r = runSep(args + QStringList{QStringLiteral("--resume")});
+    QVERIFY2(r.code == 1 && r.err.contains(QStringLiteral("cannot resume")) && r.err.contains(QStringLiteral("last.safetensors")),
+             qPrintable(describe(r)));
+    // Nothing was trained again: no new checkpoint appeared.
+    QVERIFY(!QFileInfo::exists(run + QStringLiteral("/checkpoints/last.safetensors")));
 }
 
 SEP_TEST_MAIN(TestCli)

@@ -14,6 +14,7 @@
 #include "tests/support/test_main.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <QCryptographicHash>
 #include <QtTest>
@@ -288,6 +289,9 @@ private Q_SLOTS:
     void importAndRescan();
     void rescanKeepsImagesThatRunsUsed();
     void movedDatasetChangesNothing();
+    void checkFindsWhatTheStoreReliesOn();
+    void projectInsideItsDatasetIsRefused();
+    void pipeIsNotAProject();
     void recordsReadBackExactly();
     void trainingRunIsRecorded();
     void secondWriterIsToldWhoHasIt();
@@ -623,6 +627,80 @@ void TestProjects::movedDatasetChangesNothing()
     QVERIFY(second.firstScan);
     QCOMPARE(store.datasets().size(), size_t(2));
     QCOMPARE(store.run(run).status, std::string("finished"));
+}
+
+void TestProjects::checkFindsWhatTheStoreReliesOn()
+{
+    // SQLite's own checks pass on every row below; each is still something the store cannot use.
+    auto store = ProjectStore::create(fresh(QStringLiteral("hostile-rows")).toStdString());
+    QVERIFY(store.check().empty());
+    std::vector<int64_t> ids;
+    for (int i = 0; i < 6; ++i)
+        ids.push_back(store.createRun(spec(1), std::nullopt));
+    QVERIFY(store.check().empty());
+    auto &db = store.database();
+    auto set = [&](int64_t id, const std::string &assignment) {
+        db.exec("UPDATE runs SET " + assignment + " WHERE id = " + std::to_string(id));
+    };
+    set(ids[0], "spec = '{\"data\": '");                                // invalid JSON
+    set(ids[1], "method = 'bogus'");                                     // unknown method
+    set(ids[2], "shots = -3");                                           // negative shots
+    set(ids[3], "seed = 'many'");                                        // text where a number belongs
+    set(ids[4], "folder = '/etc'");                                      // outside the project
+    set(ids[5], "folder = 'runs/../../../elsewhere'");
+    auto specJson = spec(1).toJson();
+    specJson["shots"] = -2;
+    specJson["method_options"] = {{"n_ctx", "six"}};
+    const int64_t badSpec = store.createRun(spec(1), std::nullopt);
+    db.prepare("UPDATE runs SET spec = ? WHERE id = ?").bind(1, specJson.dump()).bind(2, badSpec).run();
+
+    const auto problems = store.check();
+    auto has = [&](int64_t id, const std::string &needle) {
+        const std::string run = "run " + std::to_string(id);
+        return std::any_of(problems.begin(), problems.end(), [&](const std::string &p) {
+            return p.find(run) != std::string::npos && p.find(needle) != std::string::npos;
+        });
+    };
+    std::string all;
+    for (const auto &p : problems)
+        all += p + "\n";
+    QVERIFY2(has(ids[0], "not valid JSON"), all.c_str());
+    QVERIFY2(has(ids[1], "unknown method 'bogus'"), all.c_str());
+    QVERIFY2(has(ids[2], "shots column holds '-3'"), all.c_str());
+    QVERIFY2(has(ids[3], "seed column holds 'many'"), all.c_str());
+    QVERIFY2(has(ids[4], "outside the project folder"), all.c_str());
+    QVERIFY2(has(ids[5], "outside the project folder"), all.c_str());
+    QVERIFY2(has(badSpec, "'shots' is -2"), all.c_str());
+    // The store itself never hands out a folder outside the project.
+    VERIFY_MESSAGE(errorOf([&] { store.runFolder(ids[4]); }), "outside the project folder");
+    const auto listed = store.run(ids[5]);
+    QVERIFY2(listed.folder.rfind(std::filesystem::absolute(store.folder()).string(), 0) == 0, listed.folder.c_str());
+    VERIFY_MESSAGE(listed.message, "outside the project folder");
+}
+
+void TestProjects::projectInsideItsDatasetIsRefused()
+{
+    const QString data = fresh(QStringLiteral("holds-its-project"));
+    test::writeColourFolder(data, {"a", "b"}, 2, 4);
+    auto store = ProjectStore::create((data + QStringLiteral("/p.sepproj")).toStdString());
+    const auto message = errorOf([&] { store.importDataset(data.toStdString()); });
+    VERIFY_MESSAGE(message, "the project folder");
+    VERIFY_MESSAGE(message, "inside the dataset folder");
+    QVERIFY(store.datasets().empty());
+}
+
+void TestProjects::pipeIsNotAProject()
+{
+    // Opening a FIFO to read its header would wait for a writer forever.
+    const std::string path = fresh(QStringLiteral("pipe.sepproj")).toStdString();
+    QCOMPARE(::mkfifo(path.c_str(), 0600), 0);
+    for (bool readOnly : {false, true}) {
+        projects::OpenOptions o;
+        o.readOnly = readOnly;
+        const auto message = errorOf([&] { ProjectStore::open(path, o); });
+        VERIFY_MESSAGE(message, "pipe.sepproj");
+        VERIFY_MESSAGE(message, "named pipe");
+    }
 }
 
 void TestProjects::recordsReadBackExactly()

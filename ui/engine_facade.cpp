@@ -5,6 +5,7 @@
 #include "engine/clip/weights.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "engine/core/runtime.h"
 #include "engine/demo/demo.h"
 #include "engine/export/bundle.h"
 #include "engine/io/safetensors.h"
@@ -244,7 +245,7 @@ TrainOutcome trainInProject(const TrainRequest &request, const Hooks &hooks, con
         out.status = "cancelled";
     } catch (const std::exception &e) {
         out.status = "failed";
-        out.message = e.what();
+        out.message = describeFailure(e);
     }
     try {
         poll(true);
@@ -259,6 +260,8 @@ projects::ScanReport createProject(const std::string &projectPath, const std::st
     std::error_code ec;
     if (!fs::is_directory(dataRoot, ec))
         throw Error(dataRoot + ": is not a folder; choose a folder with one sub-folder of images per class");
+    // Checked before the project file is made, so that nothing is written into the data.
+    requireOutputOutside(projects::projectFolderFor(projectPath), dataRoot, "the project folder");
     projects::OpenOptions o;
     o.purpose = "SEP Studio (new project)";
     auto store = projects::ProjectStore::create(projectPath, o);

@@ -94,7 +94,7 @@ void Job::run()
         message = qs(e.what());
     } catch (const std::exception &e) {
         status = Failed;
-        message = QStringLiteral("unexpected error: %1").arg(qs(e.what()));
+        message = QStringLiteral("unexpected error: %1").arg(qs(describeFailure(e)));
     } catch (...) {
         status = Failed;
         message = QStringLiteral("unexpected error");

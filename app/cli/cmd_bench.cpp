@@ -347,19 +347,19 @@ void addBenchCommand(CLI::App &app)
     auto o = std::make_shared<BenchOptions>();
     auto *encode = bench->add_subcommand("encode", "Image and text tower throughput at the ViT-B/16 shape");
     encode->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-    encode->add_option("--batch", o->batch, "Images per forward")->capture_default_str()->check(CLI::PositiveNumber);
-    encode->add_option("--texts", o->texts, "Prompts per text forward")->capture_default_str()->check(CLI::PositiveNumber);
-    encode->add_option("--repeats", o->repeats, "Timed repetitions (best is reported)")->capture_default_str();
+    encode->add_option("--batch", o->batch, "Images per forward")->capture_default_str()->check(wholeNumberAtLeast(1));
+    encode->add_option("--texts", o->texts, "Prompts per text forward")->capture_default_str()->check(wholeNumberAtLeast(1));
+    encode->add_option("--repeats", o->repeats, "Timed repetitions (best is reported)")->capture_default_str()->check(wholeNumberAtLeast(1));
     encode->add_flag("--json", o->json, "Machine-readable output");
     encode->callback([o] { benchEncode(*o); });
 
     auto t = std::make_shared<TrainBenchOptions>();
     auto *train = bench->add_subcommand("train", "Training step and evaluation throughput at the ViT-B/16 shape");
     train->add_option("--method", t->method, "sep or coop")->capture_default_str()->check(CLI::IsMember({"sep", "coop"}));
-    train->add_option("--classes", t->classes, "Class counts to measure")->capture_default_str();
-    train->add_option("--batch", t->batch, "Training images per step")->capture_default_str()->check(CLI::PositiveNumber);
-    train->add_option("--eval-images", t->evalImages, "Images scored for the evaluation figure")->capture_default_str();
-    train->add_option("--steps", t->steps, "Timed steps (best is reported)")->capture_default_str();
+    train->add_option("--classes", t->classes, "Class counts to measure")->capture_default_str()->check(wholeNumberAtLeast(2));
+    train->add_option("--batch", t->batch, "Training images per step")->capture_default_str()->check(wholeNumberAtLeast(1));
+    train->add_option("--eval-images", t->evalImages, "Images scored for the evaluation figure")->capture_default_str()->check(wholeNumberAtLeast(1));
+    train->add_option("--steps", t->steps, "Timed steps (best is reported)")->capture_default_str()->check(wholeNumberAtLeast(1));
     train->add_option("--device", t->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     train->add_option("--vocab", t->vocab, "CLIP's vocabulary, for prompts tokenized exactly as in real runs");
     train->add_flag("--json", t->json, "Machine-readable output");
@@ -371,7 +371,7 @@ void addBenchCommand(CLI::App &app)
         "reference", "The Python reference implementation's figures beside this build's, with the ratios and targets");
     reference->add_option("--device", r->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
     reference->add_option("--vocab", r->vocab, "CLIP's vocabulary, for prompts tokenized exactly as in real runs");
-    reference->add_option("--steps", r->steps, "Timed steps (best is reported)")->capture_default_str();
+    reference->add_option("--steps", r->steps, "Timed steps (best is reported)")->capture_default_str()->check(wholeNumberAtLeast(1));
     reference->add_flag("--json", r->json, "Machine-readable output");
     reference->callback([r] { benchReference(*r); });
 }

@@ -3,6 +3,7 @@
 #include "app/cli/common.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/demo/demo.h"
 #include "engine/train/run.h"
 #include "projects/project_store.h"
@@ -52,6 +53,8 @@ void addDemoCommand(CLI::App &app)
         const auto options = table.fromJson(given, "demo options");
         const Hooks hooks = terminalHooks(*json);
 
+        if (!options.data.empty())
+            requireOutputOutside(options.out, options.data, "--out");
         std::filesystem::create_directories(options.out);
         const std::string projectPath = options.out + "/demo.sepproj";
         std::error_code ec;

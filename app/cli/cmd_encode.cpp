@@ -2,6 +2,7 @@
 #include "app/cli/common.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/data/batch.h"
 #include "engine/data/image_folder.h"
 #include "engine/io/safetensors.h"
@@ -54,9 +55,7 @@ std::vector<std::string> expandImages(const std::vector<std::string> &inputs, st
 
 std::vector<std::string> readLines(const std::string &path)
 {
-    std::ifstream in(path);
-    if (!in)
-        throw Error(path + ": cannot open the texts file (one text per line)");
+    std::ifstream in = openRegularFile(path, "texts file (one text per line)");
     std::vector<std::string> lines;
     std::string line;
     while (std::getline(in, line)) {
@@ -153,7 +152,7 @@ void addEncodeCommand(CLI::App &app)
     cmd->add_option("--images", o->images, "Image files or folders (a folder's images sorted by name)");
     cmd->add_option("--texts", o->texts, "A text file, one text per line");
     cmd->add_option("--out", o->out, "Output .safetensors file")->required();
-    cmd->add_option("--batch", o->batch, "Images per batch")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--batch", o->batch, "Images per batch")->capture_default_str()->check(wholeNumberAtLeast(1));
     cmd->add_flag("--truncate", o->truncate, "Cut texts longer than the context instead of failing");
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run(*o); });

@@ -129,8 +129,13 @@ void runPredict(const PredictCommand &c)
     const auto paths = expandImages(c.images);
     if (paths.empty())
         throw Error("no images to classify");
-    if (!c.explain.empty())
+    if (!c.explain.empty()) {
+        // Pictures written among the images would be classified (and counted) the next time.
+        for (const auto &input : c.images)
+            if (fs::is_directory(input))
+                requireOutputOutside(c.explain, input, "--explain");
         makeDirectories(c.explain);
+    }
     const Hooks hooks = terminalHooks(c.json);
     nlohmann::json results = nlohmann::json::array();
     int failures = 0;
@@ -213,7 +218,8 @@ void addExportCommands(CLI::App &app)
     auto e = std::make_shared<ExportCommand>();
     exp->add_option("--run", e->run, "Run folder (from sep train --out)");
     exp->add_option("--project", e->project, "Project (*.sepproj) holding the run; with --run-id");
-    exp->add_option("--run-id", e->runId, "The project's run to export (sep project runs lists them)");
+    exp->add_option("--run-id", e->runId, "The project's run to export (sep project runs lists them)")
+        ->check(wholeNumberAtLeast(1));
     exp->add_option("--out", e->out, "Bundle to write (a directory, or one file with --zip)");
     exp->add_flag("--include-backbone", e->includeBackbone, "Put the backbone weights and vocabulary inside the bundle");
     exp->add_flag("--zip", e->zip, "Write one zip file instead of a directory");
@@ -230,8 +236,8 @@ void addExportCommands(CLI::App &app)
     auto p = std::make_shared<PredictCommand>();
     pred->add_option("--model", p->model, "The bundle (*.sepmodel)")->required();
     pred->add_option("images", p->images, "Image files or folders")->required();
-    pred->add_option("--top-k", p->topK, "Classes to show per image")->capture_default_str()->check(CLI::PositiveNumber);
-    pred->add_option("--batch", p->batch, "Images per batch")->capture_default_str()->check(CLI::PositiveNumber);
+    pred->add_option("--top-k", p->topK, "Classes to show per image")->capture_default_str()->check(wholeNumberAtLeast(1));
+    pred->add_option("--batch", p->batch, "Images per batch")->capture_default_str()->check(wholeNumberAtLeast(1));
     pred->add_option("--explain", p->explain, "Folder for one PNG per image showing the tokens SEP selected per block");
     pred->add_flag("--cls-attention", p->clsAttention, "With --explain: the backbone's [CLS] attention beside each block");
     pred->add_option("--weights", p->weights, "The backbone, when the bundle neither includes it nor has it beside it");

@@ -2,6 +2,7 @@
 #include "app/cli/common.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "projects/project_store.h"
 #include "projects/run_recorder.h"
 
@@ -51,10 +52,12 @@ std::string fixed(double v, int digits)
     return s.str();
 }
 
+// A table cell of at least `width` characters. A value wider than its column (a 20-digit seed, a
+// long method name) keeps a space on its open side, so that neighbouring cells never run together.
 std::string pad(const std::string &s, size_t width, bool right = false)
 {
     if (s.size() >= width)
-        return s;
+        return right ? " " + s : s + " ";
     return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
 }
 
@@ -105,6 +108,9 @@ void runNew(const ProjectCommand &c)
 {
     projects::OpenOptions o;
     o.purpose = "sep project new";
+    // Checked before the project file is made, so that nothing is written into the data.
+    if (!c.data.empty())
+        requireOutputOutside(projects::projectFolderFor(c.project), c.data, "the project folder");
     auto store = ProjectStore::create(c.project, o);
     nlohmann::json j = {{"project", store.path()}, {"folder", store.folder()}, {"schema_version", store.schemaVersion()}};
     if (!c.json)
@@ -370,20 +376,20 @@ void addProjectCommands(CLI::App &app)
 
     auto *show = project->add_subcommand("show", "Show the project, or one run: options, metrics per epoch, evaluation");
     target(show);
-    show->add_option("run", c->run, "Run id (see 'sep project runs')");
+    show->add_option("run", c->run, "Run id (see 'sep project runs')")->check(wholeNumberAtLeast(1));
     json(show);
     show->callback([c] { runShow(*c); });
 
     auto *resume = project->add_subcommand("resume", "Continue an interrupted, cancelled or failed run after its last checkpoint");
     target(resume);
-    resume->add_option("run", c->run, "Run id")->required();
+    resume->add_option("run", c->run, "Run id")->required()->check(wholeNumberAtLeast(1));
     resume->add_option("--device", c->device, "auto, cpu, cuda or cuda:N (default: the run's own)");
     json(resume);
     resume->callback([c] { runResume(*c); });
 
     auto *remove = project->add_subcommand("rm-run", "Delete a run's records and its folder (not while it runs)");
     target(remove);
-    remove->add_option("run", c->run, "Run id")->required();
+    remove->add_option("run", c->run, "Run id")->required()->check(wholeNumberAtLeast(1));
     json(remove);
     remove->callback([c] { runRemove(*c); });
 

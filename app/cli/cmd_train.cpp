@@ -250,16 +250,17 @@ void addTrainCommands(CLI::App &app)
     train->add_option("--method", t->method, "zeroshot, coop or sep")
         ->capture_default_str()
         ->check(CLI::IsMember(prompt::methodNames()));
-    train->add_option("--shots", t->shots, "Training images per class")->capture_default_str()->check(CLI::PositiveNumber);
+    train->add_option("--shots", t->shots, "Training images per class")->capture_default_str()->check(wholeNumberAtLeast(1));
     train->add_option("--seed", t->seeds, "Seed(s); several run one after the other and report mean ± std")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(wholeNumberAtLeast(0));
     train->add_flag("--base-to-new", t->baseToNew, "Train on the first half of the classes, test on both halves");
     train->add_option("--out", t->out, "Run folder to create (or to continue with --resume)");
     train->add_option("--project", t->project,
                       "Record the run in this project (created when missing); its folder holds the run. --data may "
                       "be left out when the project has one dataset");
     train->add_flag("--resume", t->resume, "Continue the run in --out after its last checkpoint");
-    train->add_option("--eval-batch", t->evalBatch, "Images per evaluation batch")->capture_default_str();
+    train->add_option("--eval-batch", t->evalBatch, "Images per evaluation batch")->capture_default_str()->check(wholeNumberAtLeast(1));
     train->add_flag("--cls-attention", t->clsAttention, "Also record the backbone's [CLS] attention per block");
     train->add_flag("--json", t->json, "Machine-readable output");
     t->generated.addTo(*train);
@@ -271,7 +272,7 @@ void addTrainCommands(CLI::App &app)
     eval->add_option("--data", e->data, "Another image folder to test on (same class names)");
     eval->add_option("--split", e->split, "base, new or all (default: the run's own test sets)")
         ->check(CLI::IsMember({"base", "new", "all"}));
-    eval->add_option("--batch", e->batch, "Images per batch (default: the run's)");
+    eval->add_option("--batch", e->batch, "Images per batch (default: the run's)")->check(wholeNumberAtLeast(1));
     eval->add_flag("--json", e->json, "Machine-readable output");
     eval->callback([e] { runEval(*e); });
 }

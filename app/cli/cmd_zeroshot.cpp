@@ -2,6 +2,7 @@
 #include "app/cli/common.h"
 
 #include "engine/core/error.h"
+#include "engine/core/files.h"
 #include "engine/prompt/zeroshot.h"
 #include "engine/train/evaluator.h"
 #include "engine/train/report.h"
@@ -29,6 +30,8 @@ struct ZeroShotOptions {
 void run(const ZeroShotOptions &o)
 {
     const Hooks hooks = terminalHooks(o.json);
+    const std::string outDir = !o.out.empty() ? o.out : "zeroshot-" + fs::path(o.data).lexically_normal().filename().string();
+    requireOutputOutside(outDir, o.data, "--out");
     const auto folder = data::ImageFolder::scan(o.data);
     for (const auto &issue : folder.issues)
         hooks.warn(issue.path + ": " + issue.reason);
@@ -44,7 +47,6 @@ void run(const ZeroShotOptions &o)
     eo.batchSize = o.batch;
     const auto result = train::evaluate(images, zs, clip.config().vision.imageSize, eo, hooks);
 
-    const std::string outDir = !o.out.empty() ? o.out : "zeroshot-" + fs::path(o.data).lexically_normal().filename().string();
     train::writeEvaluation(outDir, folder.classNames, result);
     const auto summary = train::evaluationJson(folder.classNames, result);
     if (o.json) {
@@ -86,7 +88,7 @@ void addZeroShotCommand(CLI::App &app)
     cmd->add_option("--template", o->templ, "Prompt template; {} is the class name")->capture_default_str();
     cmd->add_option("--split", o->split, "train, val, test or all (default: test when present, else all)");
     cmd->add_option("--out", o->out, "Folder for the confusion matrix and predictions (default: zeroshot-<folder>)");
-    cmd->add_option("--batch", o->batch, "Images per batch")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--batch", o->batch, "Images per batch")->capture_default_str()->check(wholeNumberAtLeast(1));
     cmd->add_flag("--json", o->json, "Machine-readable output");
     cmd->callback([o] { run(*o); });
 }

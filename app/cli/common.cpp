@@ -1,11 +1,13 @@
 #include "app/cli/common.h"
 
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 #include "engine/core/runtime.h"
 
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <memory>
 #include <cstdio>
@@ -135,7 +137,7 @@ nlohmann::json parseOptionValue(const OptionSpec &spec, const std::string &text)
         }
         case OptionSpec::Type::Real: {
             const double v = std::stod(text, &used);
-            if (used == text.size())
+            if (used == text.size() && std::isfinite(v))
                 return v;
             break;
         }
@@ -150,7 +152,32 @@ nlohmann::json parseOptionValue(const OptionSpec &spec, const std::string &text)
         }
     } catch (const std::exception &) {
     }
-    throw Error(flagName(spec.key) + ": '" + text + "' is not a valid value");
+    const std::string shown = shortened(text, 40);
+    throw Error(flagName(spec.key) + ": must be " + describeValues(spec) + ", got '" + shown + "'");
+}
+
+CLI::Validator wholeNumberAtLeast(long long min)
+{
+    const std::string rule = "a whole number ≥ " + std::to_string(min);
+    return CLI::Validator(
+        [min, rule](std::string &text) -> std::string {
+            const std::string shown = shortened(text, 40);
+            size_t used = 0;
+            long long v = 0;
+            try {
+                v = std::stoll(text, &used);
+            } catch (const std::out_of_range &) {
+                return "must be " + rule + " that fits in 64 bits, got '" + shown + "'";
+            } catch (const std::exception &) {
+                used = 0;
+            }
+            if (used == 0 || used != text.size())
+                return "must be " + rule + ", got '" + shown + "'";
+            if (v < min)
+                return "must be " + rule + ", got " + std::to_string(v);
+            return {};
+        },
+        rule);
 }
 
 void printJson(const nlohmann::json &j) { std::cout << j.dump(2) << std::endl; }

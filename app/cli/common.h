@@ -35,6 +35,11 @@ void addOptionFlags(CLI::App &cmd, const std::vector<OptionSpec> &specs, std::ma
 // The given text as the JSON value the spec's type wants (sep::Error naming the flag when it is not).
 nlohmann::json parseOptionValue(const OptionSpec &spec, const std::string &text);
 
+// For flags not generated from an options table: the text must be a whole number ≥ min, checked
+// before CLI11 converts it (an unsigned seed would otherwise take "-5" as 2^64-5), with a message
+// a person reads: "--shots: must be a whole number ≥ 1, got '0'".
+CLI::Validator wholeNumberAtLeast(long long min);
+
 // Prints JSON to stdout (pretty, one document).
 void printJson(const nlohmann::json &j);
 

@@ -4,7 +4,39 @@
 #include "engine/core/error.h"
 #include "engine/core/runtime.h"
 
+#include <nlohmann/json.hpp>
+
+#include <cstring>
 #include <iostream>
+
+namespace {
+
+// Whether the command line asks for JSON: then a failure is a JSON object on stdout as well, so a
+// script that reads stdout always gets JSON.
+bool wantsJson(int argc, char **argv)
+{
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0)
+            return false;
+        if (std::strcmp(argv[i], "--json") == 0)
+            return true;
+    }
+    return false;
+}
+
+int fail(bool json, const std::string &message, int code, const char *prefix = "sep: error: ")
+{
+    if (json) {
+        const nlohmann::json j = {{"error", message}, {"exit_code", code}};
+        // File names need not be UTF-8; replace what JSON cannot carry instead of failing again.
+        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    } else {
+        std::cerr << prefix << message << std::endl;
+    }
+    return code;
+}
+
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -21,20 +53,21 @@ int main(int argc, char **argv)
     sep::cli::addExportCommands(app);
     sep::cli::addProjectCommands(app);
     sep::cli::addBenchCommand(app);
+    const bool json = wantsJson(argc, argv);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
+        if (json && e.get_exit_code() != 0)
+            return fail(json, e.what(), e.get_exit_code());
         return app.exit(e);
     } catch (const sep::Error &e) {
-        std::cerr << "sep: error: " << e.what() << std::endl;
-        return 1;
+        return fail(json, e.what(), 1);
     } catch (const sep::Cancelled &) {
-        std::cerr << "sep: cancelled" << std::endl;
-        return 130;
+        return fail(json, "cancelled", 130, "sep: ");
     } catch (const std::exception &e) {
-        // LibTorch and the standard library: still a message, never an abort.
-        std::cerr << "sep: unexpected error: " << e.what() << std::endl;
-        return 2;
+        // LibTorch and the standard library past an entry point: still a message (without a C++
+        // backtrace), never an abort.
+        return fail(json, sep::describeFailure(e), 2, "sep: unexpected error: ");
     }
     return 0;
 }

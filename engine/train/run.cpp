@@ -1,16 +1,20 @@
 #include "engine/train/run.h"
 
 #include "engine/core/error.h"
+#include "engine/core/text.h"
 #include "engine/core/files.h"
 #include "engine/core/log_file.h"
 #include "engine/core/runtime.h"
 #include "engine/data/few_shot.h"
 #include "engine/io/safetensors.h"
+#include "engine/prompt/method.h"
 #include "engine/train/report.h"
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -188,13 +192,34 @@ RunSpec RunSpec::fromJson(const nlohmann::json &j, const std::string &source)
         s.device = j.value("device", "auto");
         s.method = j.at("method").get<std::string>();
         s.methodOptions = j.value("method_options", nlohmann::json::object());
-        s.shots = j.at("shots").get<int64_t>();
-        s.seed = j.at("seed").get<uint64_t>();
+        // Numbers are checked by kind before conversion: nlohmann converts -5 to an unsigned seed
+        // as 2^64 - 5, and 1e30 to a shot count as whatever the cast gives.
+        auto whole = [&](const char *key, int64_t min) {
+            const auto &v = j.at(key);
+            if (!v.is_number_integer() || v.get<int64_t>() < min || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)))
+                throw Error(source + ": '" + key + "' is " + shortened(v.dump(), 40) + "; it must be a whole number ≥ "
+                            + std::to_string(min));
+            return v.get<int64_t>();
+        };
+        s.shots = whole("shots", 1);
+        const auto &seed = j.at("seed");
+        if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
+            throw Error(source + ": 'seed' is " + shortened(seed.dump(), 40) + "; it must be a whole number ≥ 0");
+        s.seed = seed.get<uint64_t>();
         s.baseToNew = j.value("base_to_new", false);
         s.train = TrainOptions::table().fromJson(j.value("train", nlohmann::json::object()), source + ": train");
-        s.evalBatch = j.value("eval_batch", int64_t(100));
+        if (j.contains("eval_batch"))
+            s.evalBatch = whole("eval_batch", 1);
         s.selections = j.value("selections", true);
         s.clsAttention = j.value("cls_attention", false);
+        const auto names = prompt::methodNames();
+        if (std::find(names.begin(), names.end(), s.method) == names.end())
+            throw Error(source + ": unknown method '" + shortened(s.method, 40) + "'");
+        try {
+            prompt::makeMethodOptionsCheck(s.method, s.methodOptions);
+        } catch (const Error &e) {
+            throw Error(source + ": " + e.what());
+        }
         return s;
     } catch (const nlohmann::json::exception &e) {
         throw Error(source + ": the run description is incomplete or damaged (" + std::string(e.what()) + ")");
@@ -243,6 +268,7 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
         if (fs::exists(runDir + "/metrics.json", e2))
             history = readJson(runDir + "/metrics.json");
     }
+    requireOutputOutside(runDir, spec.data, "the run folder");
     makeDirectories(runDir);
     const Hooks hooks = withLogFile(outerHooks, runDir + "/log.txt");
 
@@ -291,6 +317,14 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
             const std::string checkpoints = runDir + "/checkpoints";
             Trainer trainer(*p.method, p.plan.train, p.clip.config().vision.imageSize, spec.train, spec.seed, checkpoints);
             if (resume) {
+                // Finished epochs without their checkpoint cannot be continued, and quietly starting
+                // over would throw away what the user asked to keep.
+                if (Trainer::checkpointEpoch(checkpoints) < 0 && !history.empty())
+                    throw Error(runDir + ": cannot resume: " + std::to_string(history.size())
+                                + " finished epoch(s) are recorded but their checkpoint " + Trainer::checkpointPath(checkpoints)
+                                + " is gone. Restore it from a backup, or start the run again in a new folder.");
+                if (Trainer::checkpointEpoch(checkpoints) < 0)
+                    hooks.info("no epoch had finished before the run stopped; training starts at epoch 1");
                 // Epochs after the checkpoint were lost with the process: drop their records.
                 const int64_t done = std::max<int64_t>(0, Trainer::checkpointEpoch(checkpoints));
                 nlohmann::json kept = nlohmann::json::array();
@@ -345,11 +379,16 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
         notifyEnded(observer, "cancelled", "", hooks);
         throw;
     } catch (const std::exception &e) {
-        run.json()["message"] = e.what();
+        // LibTorch's own errors leave here as sep::Error naming the run, without a backtrace.
+        const bool ours = dynamic_cast<const Error *>(&e) != nullptr;
+        const std::string message = ours ? std::string(e.what()) : runDir + ": " + describeFailure(e);
+        run.json()["message"] = message;
         run.set("status", "failed");
-        hooks.emitError(e.what());
-        notifyEnded(observer, "failed", e.what(), hooks);
-        throw;
+        hooks.emitError(message);
+        notifyEnded(observer, "failed", message, hooks);
+        if (ours)
+            throw;
+        throw Error(message);
     }
 }
 
@@ -366,6 +405,7 @@ std::map<std::string, EvalResult> evaluateRun(const std::string &runDir, const s
         spec.baseToNew = true;
     else if (!split.empty())
         throw Error("unknown split '" + split + "'; use base, new or all");
+    requireOutputOutside(runDir, dataDir, "the run folder");
     Prepared p = prepare(spec, dataDir, hooks);
     if (p.method->trainable()) {
         const auto path = Trainer::checkpointPath(runDir + "/checkpoints");
@@ -379,6 +419,11 @@ std::map<std::string, EvalResult> evaluateRun(const std::string &runDir, const s
     for (const auto &[set, images] : p.plan.tests) {
         if (!split.empty() && set != split)
             continue;
+        // Nothing to test is an answer the user must see, not an accuracy of 0 of 0.
+        if (images.empty())
+            throw Error(dataDir + ": no test images for the '" + set + "' classes (" + std::to_string(p.plan.testClasses.at(set).size())
+                        + " classes; every image is either missing or part of the run's few-shot training sample). "
+                          "Test on a folder with more images per class, or one with train/ and test/ sub-folders.");
         results[set] = evaluateSet(p, set, p.plan.testClasses.at(set), images, spec, true,
                                    evalDir(runDir, set) + suffix, hooks);
     }
