@@ -120,7 +120,7 @@ std::map<std::string, std::string> readClassNames(const fs::path &file, const st
     try {
         in = openRegularFile(file.string(), "text file of class names");
     } catch (const Error &e) {
-        issues.push_back({file.string(), std::string(e.what()) + "; folder names are used as class names"});
+        issues.push_back({file.string(), reasonAbout(file.string(), e.what()) + "; folder names are used as class names"});
         return names;
     }
     std::string line;
