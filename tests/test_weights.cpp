@@ -3,6 +3,7 @@
 
 #include "engine/clip/weights.h"
 #include "engine/core/error.h"
+#include "engine/core/runtime.h"
 #include "engine/io/safetensors.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/expect_error.h"
@@ -80,6 +81,7 @@ private Q_SLOTS:
     void shapesBeyondTheBytesAreRefused();
     void configFileIsValidated_data();
     void configFileIsValidated();
+    void libTorchErrorsLeaveAsOurs();
     void vocabularyFoundBesideOrAskedFor();
 
 private:
@@ -353,6 +355,21 @@ void TestWeights::configFileIsValidated()
     // Given explicitly and found beside the weights alike.
     expectError([&] { clip::loadClip(weights, noVocab(configPath)); }, {"config.json", expected.toStdString()});
     expectError([&] { clip::loadClip(weights, noVocab()); }, {"config.json", expected.toStdString()});
+}
+
+void TestWeights::libTorchErrorsLeaveAsOurs()
+{
+    // A LibTorch error past an entry point: one line naming the file, no C++ backtrace.
+    try {
+        asEntryPoint("model.pt", [] { return torch::zeros({2, 3}).view({4}); });
+        QFAIL("no error");
+    } catch (const Error &e) {
+        const std::string m = e.what();
+        QVERIFY2(m.rfind("model.pt: shape '[4]' is invalid", 0) == 0, m.c_str());
+        QVERIFY2(m.find('\n') == std::string::npos && m.find("Exception raised from") == std::string::npos, m.c_str());
+    }
+    expectError([] { asEntryPoint("run-a", []() -> int { throw std::bad_alloc(); }); }, {"run-a: out of memory", "smaller batch"});
+    expectError([] { asEntryPoint("x", []() -> int { throw Error("ours, as it was"); }); }, {"ours, as it was"});
 }
 
 void TestWeights::vocabularyFoundBesideOrAskedFor()

@@ -336,15 +336,11 @@ LoadedClip loadClip(const std::string &weightsPath, const LoadOptions &options)
         config.vision.heads = options.visionHeads;
     if (!options.activation.empty())
         config.activation = options.activation == "gelu" ? Activation::Gelu : Activation::QuickGelu;
-    try {
+    asEntryPoint(weightsPath + ": building the model", [&] {
         clip.model = Model(config);
         for (const auto &key : copyWeightsInto(clip.model, weights, weightsPath))
             clip.notes.push_back("ignored '" + key + "' (no such weight in a CLIP ViT model)");
-    } catch (const Error &) {
-        throw;
-    } catch (const std::exception &e) {
-        throw Error(weightsPath + ": building the model failed: " + describeFailure(e));
-    }
+    });
     for (auto &p : clip.model->parameters())
         p.set_requires_grad(false);
     clip.model->eval();

@@ -112,14 +112,14 @@ std::string describeFailure(const std::exception &e)
 {
     if (dynamic_cast<const std::bad_alloc *>(&e))
         return "out of memory; try a smaller batch (--batch, --eval-batch), a smaller model, or close other programs";
-    if (const auto *torchError = dynamic_cast<const c10::Error *>(&e)) {
-        std::string text = torchError->what_without_backtrace();
-        text = text.substr(0, text.find('\n'));
-        if (text.find("DefaultCPUAllocator") != std::string::npos || text.find("CUDA out of memory") != std::string::npos)
-            return "out of memory (" + text + "); try a smaller batch (--batch, --eval-batch) or a smaller model";
-        return "LibTorch: " + text;
-    }
-    return e.what();
+    // LibTorch throws c10::Error or (Debian's build, for most checks) std::runtime_error; either may
+    // carry a C++ backtrace after the first line, which tells a user nothing.
+    const auto *torchError = dynamic_cast<const c10::Error *>(&e);
+    std::string text = torchError ? torchError->what_without_backtrace() : e.what();
+    text = text.substr(0, text.find('\n'));
+    if (text.find("DefaultCPUAllocator") != std::string::npos || text.find("CUDA out of memory") != std::string::npos)
+        return "out of memory (" + text + "); try a smaller batch (--batch, --eval-batch) or a smaller model";
+    return text;
 }
 
 } // namespace sep

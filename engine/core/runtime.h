@@ -4,6 +4,8 @@
 //   sep::configureThreads();                         // once, at start-up
 //   torch::Device d = sep::resolveDevice("auto");    // CUDA when present, else CPU
 
+#include "engine/core/error.h"
+
 #include <c10/core/Device.h>
 
 #include <exception>
@@ -34,10 +36,25 @@ c10::Device resolveDevice(const std::string &name);
 // "cpu", or "cuda:0 (NVIDIA H200)" where the name is known.
 std::string describeDevice(const c10::Device &device);
 
-// A failure's message for a person: LibTorch's own errors without their C++ backtrace and source
-// locations (their first line), running out of memory said as such with what to try, sep::Error and
-// everything else as it is. Used wherever an engine entry point or a front end reports a failure.
+// A failure's message for a person: its first line (LibTorch's errors carry a C++ backtrace after
+// it), running out of memory said as such with what to try. Used wherever an engine entry point or
+// a front end reports a failure.
 std::string describeFailure(const std::exception &e);
+
+// Runs `work` as an engine entry point: sep::Error (and Cancelled) pass through, and any other
+// failure (LibTorch's c10::Error, bad_alloc, the standard library's) leaves as a sep::Error that
+// starts with `context`, the file or run at stake, followed by describeFailure().
+template <typename Work>
+auto asEntryPoint(const std::string &context, Work &&work) -> decltype(work())
+{
+    try {
+        return work();
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(context + ": " + describeFailure(e));
+    }
+}
 
 // The CPU math library and its kernels, e.g. "BLAS: OpenBLAS, Haswell kernels, 2 thread(s)".
 std::string describeCpuMath();

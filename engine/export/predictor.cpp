@@ -2,6 +2,7 @@
 
 #include "engine/clip/image.h"
 #include "engine/core/error.h"
+#include "engine/core/runtime.h"
 #include "engine/export/bundle.h"
 
 #include <torch/torch.h>
@@ -14,7 +15,9 @@ struct Predictor::Impl {
 
 Predictor::Predictor(const std::string &bundlePath, const PredictorOptions &o) : d(std::make_unique<Impl>())
 {
-    d->bundle = exporting::loadBundle(bundlePath, o.weights, o.vocab, o.device, o.fusion, o.trustWeights);
+    d->bundle = asEntryPoint(bundlePath, [&] {
+        return exporting::loadBundle(bundlePath, o.weights, o.vocab, o.device, o.fusion, o.trustWeights);
+    });
 }
 
 Predictor::~Predictor() = default;

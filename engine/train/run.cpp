@@ -392,8 +392,10 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
     }
 }
 
-std::map<std::string, EvalResult> evaluateRun(const std::string &runDir, const std::string &dataOverride,
-                                              const std::string &split, int64_t batch, const Hooks &hooks)
+namespace {
+
+std::map<std::string, EvalResult> evaluateRunAsIs(const std::string &runDir, const std::string &dataOverride,
+                                                  const std::string &split, int64_t batch, const Hooks &hooks)
 {
     RunSpec spec = readRunSpec(runDir);
     if (batch > 0)
@@ -428,6 +430,14 @@ std::map<std::string, EvalResult> evaluateRun(const std::string &runDir, const s
                                    evalDir(runDir, set) + suffix, hooks);
     }
     return results;
+}
+
+} // namespace
+
+std::map<std::string, EvalResult> evaluateRun(const std::string &runDir, const std::string &dataOverride,
+                                              const std::string &split, int64_t batch, const Hooks &hooks)
+{
+    return asEntryPoint(runDir, [&] { return evaluateRunAsIs(runDir, dataOverride, split, batch, hooks); });
 }
 
 } // namespace sep::train
