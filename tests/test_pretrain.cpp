@@ -5,8 +5,10 @@
 #include "engine/clip/tokenizer.h"
 #include "engine/clip/weights.h"
 #include "engine/core/error.h"
+#include "engine/io/safetensors.h"
 #include "engine/pretrain/pairs.h"
 #include "engine/pretrain/pretrain.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
@@ -14,6 +16,7 @@
 
 #include <QtTest>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -168,6 +171,15 @@ void TestPretrain::shortRunLowersTheLossAndWritesAModel()
 
     // A finished folder is not overwritten without --resume.
     QVERIFY_THROWS_EXCEPTION(Error, pretrain::pretrain(o, false, {}));
+
+    // A checkpoint without its epoch, or with a NaN weight, is refused by name on resume.
+    const std::string checkpoint = o.out + "/checkpoint.safetensors";
+    auto state = io::readSafetensors(checkpoint);
+    io::writeSafetensors(checkpoint, state, {{"epoch", "twelve"}});
+    sep::test::expectError([&] { pretrain::pretrain(o, true, {}); }, {"checkpoint.safetensors", "'epoch'"});
+    state.at("logit_scale").fill_(std::nan(""));
+    io::writeSafetensors(checkpoint, state, {{"epoch", "12"}});
+    sep::test::expectError([&] { pretrain::pretrain(o, true, {}); }, {"checkpoint.safetensors", "logit_scale", "NaN"});
 }
 
 SEP_TEST_MAIN(TestPretrain)

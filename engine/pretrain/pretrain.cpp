@@ -263,9 +263,20 @@ PretrainResult pretrain(const PretrainOptions &o, bool resume, const Hooks &oute
             throw Error(o.out + ": no pretraining checkpoint to resume from");
         std::map<std::string, std::string> meta;
         const auto state = io::readSafetensors(checkpoint, &meta);
+        clip::requireFiniteWeights(state, checkpoint);
+        const auto epoch = meta.find("epoch");
+        size_t used = 0;
+        try {
+            if (epoch != meta.end())
+                startEpoch = std::stoll(epoch->second, &used);
+        } catch (const std::exception &) {
+            used = 0;
+        }
+        if (epoch == meta.end() || used == 0 || used != epoch->second.size() || startEpoch < 0)
+            throw Error(checkpoint + ": its metadata has no valid 'epoch'; it is not a pretraining checkpoint of this "
+                                     "program, or it is damaged. Start again without --resume in a new folder.");
         clip::copyWeightsInto(clip.model, state, checkpoint);
         adam.loadState(state, checkpoint);
-        startEpoch = std::stoll(meta.at("epoch"));
         hooks.info("resuming after epoch " + std::to_string(startEpoch));
     }
 
