@@ -5,8 +5,10 @@
 
 #include "engine/core/error.h"
 #include "engine/io/safetensors.h"
+#include "engine/prompt/registry.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/train/run.h"
+#include "tests/support/expect_error.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
@@ -16,6 +18,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 using namespace sep;
@@ -64,6 +67,7 @@ private Q_SLOTS:
     void vanishingClassFolder();
     void nanLossStopsAndKeepsTheLastGoodCheckpoint();
     void existingRunIsNotOverwritten();
+    void everyRegisteredMethodIsWhatItsEntrySays();
 
 private:
     train::RunSpec spec(const std::string &method, int64_t epochs) const;
@@ -331,6 +335,39 @@ void TestTraining::existingRunIsNotOverwritten()
         QVERIFY(std::string(e.what()).find("--resume") != std::string::npos);
     }
     QCOMPARE(readJson(QString::fromStdString(dir + "/summary.json")), before);
+}
+
+void TestTraining::everyRegisteredMethodIsWhatItsEntrySays()
+{
+    // The registry is the one list of methods: each entry makes a method of its own name, that trains
+    // as the entry says, whose options are exactly the entry's and pass its own check.
+    auto clip = test::tinyClip(m_dir.path().toStdString(), 9);
+    std::set<std::string> names;
+    for (const auto &e : prompt::methodRegistry()) {
+        QVERIFY2(names.insert(e.name).second, e.name.c_str());
+        QVERIFY(!e.title.empty() && !e.description.empty() && !e.presets.empty());
+        auto method = e.make(clip, nlohmann::json::object());
+        QCOMPARE(method->name(), e.name);
+        QCOMPARE(method->trainable(), e.trains);
+        const auto options = method->options();
+        QCOMPARE(options.size(), e.options.size());
+        for (const auto &spec : e.options)
+            QVERIFY2(options.contains(spec.key), spec.key.c_str());
+        e.checkOptions(options);
+        test::expectError([&] { e.checkOptions({{"no_such_option", 1}}); }, {"no_such_option"});
+        QCOMPARE(&prompt::methodEntry(e.name), &e);
+        for (const auto &p : e.presets) {   // every preset is a valid patch of a run spec
+            auto j = spec(e.name, 1).toJson();
+            j.merge_patch(p.patch);
+            train::RunSpec::fromJson(j, p.title);
+        }
+    }
+    std::vector<std::string> inOrder;
+    for (const auto &e : prompt::methodRegistry())
+        inOrder.push_back(e.name);
+    QCOMPARE(prompt::methodNames(), inOrder);
+    test::expectError([] { prompt::methodEntry("cocoop-typo"); }, {"unknown method 'cocoop-typo'", "zeroshot, coop, sep"});
+    QVERIFY(prompt::findMethod("cocoop-typo") == nullptr);
 }
 
 SEP_TEST_MAIN(TestTraining)

@@ -10,6 +10,7 @@
 #include "engine/export/bundle.h"
 #include "engine/io/safetensors.h"
 #include "engine/prompt/method.h"
+#include "engine/prompt/registry.h"
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
 #include "projects/run_recorder.h"
@@ -60,32 +61,24 @@ std::string builtinModelWeights()
 
 std::vector<std::string> methods() { return prompt::methodNames(); }
 
+// Views show runs recorded by any version: an unknown method is shown by its name, never an error.
 std::string methodTitle(const std::string &method)
 {
-    if (method == "zeroshot")
-        return "Zero-shot CLIP";
-    if (method == "coop")
-        return "CoOp";
-    if (method == "sep")
-        return "SEP";
-    return method;
+    const auto *e = prompt::findMethod(method);
+    return e ? e->title : method;
 }
 
 std::string methodDescription(const std::string &method)
 {
-    if (method == "zeroshot")
-        return "No training: each class is described by a hand-written template (\"a photo of a {}.\"). "
-               "The baseline every tuned method is compared with.";
-    if (method == "coop")
-        return "Learns context vectors that replace the words before the class name. Only the text side "
-               "learns; fast on a CPU.";
-    if (method == "sep")
-        return "Self-Enhanced Prompt Tuning: text and image prompts rebuilt before every block from the "
-               "tokens the pre-trained model itself finds most important. Best on new classes; slower.";
-    return {};
+    const auto *e = prompt::findMethod(method);
+    return e ? e->description : std::string();
 }
 
-bool methodTrains(const std::string &method) { return method != "zeroshot"; }
+bool methodTrains(const std::string &method)
+{
+    const auto *e = prompt::findMethod(method);
+    return e && e->trains;
+}
 
 std::vector<OptionGroup> optionGroups(const std::string &method)
 {
@@ -100,18 +93,11 @@ std::vector<OptionGroup> optionGroups(const std::string &method)
 
 std::vector<Preset> presets(const std::string &method)
 {
-    if (!methodTrains(method))
-        return {{"Zero-shot", "Evaluates the hand-crafted prompts on the base and new classes.",
-                 {{"shots", 16}, {"base_to_new", true}}}};
-    return {
-        {"Base-to-new (published protocol)",
-         "16 shots per base class, 50 epochs, batch 32, learning rate 0.0025; tested on base and new classes.",
-         {{"shots", 16}, {"base_to_new", true}, {"train", {{"epochs", 50}, {"batch", 32}, {"lr", 0.0025}}}}},
-        {"Cross-dataset (published protocol)", "16 shots on all classes, 3 epochs, batch 32.",
-         {{"shots", 16}, {"base_to_new", false}, {"train", {{"epochs", 3}, {"batch", 32}, {"lr", 0.0025}}}}},
-        {"Quick look", "4 shots, 5 epochs: minutes on a laptop, enough to see the curves move.",
-         {{"shots", 4}, {"base_to_new", true}, {"train", {{"epochs", 5}, {"batch", 16}, {"lr", 0.0025}}}}},
-    };
+    std::vector<Preset> out;
+    if (const auto *e = prompt::findMethod(method))
+        for (const auto &p : e->presets)
+            out.push_back({p.title, p.description, p.patch});
+    return out;
 }
 
 nlohmann::json defaultSpec()

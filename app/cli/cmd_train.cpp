@@ -4,6 +4,7 @@
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/prompt/method.h"
+#include "engine/prompt/registry.h"
 #include "engine/train/metrics.h"
 #include "engine/train/run.h"
 #include "projects/project_store.h"
@@ -247,7 +248,10 @@ void addTrainCommands(CLI::App &app)
     auto t = std::make_shared<TrainCommand>();
     t->model.addTo(*train, false);
     train->add_option("--data", t->data, "Image folder: one sub-folder per class (optionally under train/val/test)");
-    train->add_option("--method", t->method, "zeroshot, coop or sep")
+    std::string methodHelp = "The method:";
+    for (const auto &m : prompt::methodRegistry())
+        methodHelp += " " + m.name + " (" + m.title + ")";
+    train->add_option("--method", t->method, methodHelp)
         ->capture_default_str()
         ->check(CLI::IsMember(prompt::methodNames()));
     train->add_option("--shots", t->shots, "Training images per class")->capture_default_str()->check(wholeNumberAtLeast(1));

@@ -2,9 +2,7 @@
 
 #include "engine/clip/weights.h"
 #include "engine/core/error.h"
-#include "engine/prompt/coop.h"
-#include "engine/prompt/sep_method.h"
-#include "engine/prompt/zeroshot.h"
+#include "engine/prompt/registry.h"
 
 #include <torch/torch.h>
 
@@ -96,40 +94,25 @@ void appendClsAttention(std::vector<ImageSelection> &images, const std::vector<a
     }
 }
 
+// The method list lives in registry.cpp; these keep the callers' short forms.
 std::unique_ptr<Method> makeMethod(const std::string &name, clip::LoadedClip &clip, const nlohmann::json &options)
 {
-    if (name == "zeroshot")
-        return std::make_unique<ZeroShot>(clip, ZeroShotOptions::table().fromJson(options, "zeroshot options"));
-    if (name == "coop")
-        return std::make_unique<CoOp>(clip, CoOpOptions::table().fromJson(options, "coop options"));
-    if (name == "sep")
-        return std::make_unique<SepMethod>(clip, SepOptions::table().fromJson(options, "sep options"));
-    throw Error("unknown method '" + name + "'; choose zeroshot, coop or sep");
+    return methodEntry(name).make(clip, options);
 }
 
 void makeMethodOptionsCheck(const std::string &name, const nlohmann::json &options)
 {
-    if (name == "zeroshot")
-        ZeroShotOptions::table().fromJson(options, "zeroshot options");
-    else if (name == "coop")
-        CoOpOptions::table().fromJson(options, "coop options");
-    else if (name == "sep")
-        SepOptions::table().fromJson(options, "sep options");
-    else
-        throw Error("unknown method '" + name + "'; choose zeroshot, coop or sep");
+    methodEntry(name).checkOptions(options);
 }
 
-std::vector<std::string> methodNames() { return {"zeroshot", "coop", "sep"}; }
-
-std::vector<OptionSpec> methodOptionSpecs(const std::string &name)
+std::vector<std::string> methodNames()
 {
-    if (name == "zeroshot")
-        return ZeroShotOptions::table().specs();
-    if (name == "coop")
-        return CoOpOptions::table().specs();
-    if (name == "sep")
-        return SepOptions::table().specs();
-    throw Error("unknown method '" + name + "'; choose zeroshot, coop or sep");
+    std::vector<std::string> names;
+    for (const auto &e : methodRegistry())
+        names.push_back(e.name);
+    return names;
 }
+
+std::vector<OptionSpec> methodOptionSpecs(const std::string &name) { return methodEntry(name).options; }
 
 } // namespace sep::prompt
