@@ -25,11 +25,27 @@ T field(const nlohmann::json &j, const char *key, const std::string &source)
 {
     if (!j.contains(key))
         throw Error(source + ": manifest.json has no '" + key + "'; the bundle is incomplete. Export it again.");
+    const auto wrongType = [&] {
+        return Error(source + ": manifest.json's '" + key + "' has the wrong type; the bundle is damaged. Export it again.");
+    };
+    // get<integer>() would convert a float, and one out of range is undefined behaviour.
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+        if (!j.at(key).is_number_integer())
+            throw wrongType();
+    }
     try {
         return j.at(key).get<T>();
     } catch (const nlohmann::json::exception &) {
-        throw Error(source + ": manifest.json's '" + key + "' has the wrong type; the bundle is damaged. Export it again.");
+        throw wrongType();
     }
+}
+
+// A member that may be left out: `fallback` then. Present with the wrong type, it is refused like a
+// required one (json::value would throw nlohmann's own exception, which names neither file nor key).
+template <typename T>
+T optionalField(const nlohmann::json &j, const char *key, T fallback, const std::string &source)
+{
+    return j.contains(key) ? field<T>(j, key, source) : fallback;
 }
 
 // Every file below `dir`, as paths relative to it.
@@ -146,18 +162,18 @@ Manifest Manifest::fromJson(const nlohmann::json &j, const std::string &source)
     m.classNames = field<std::vector<std::string>>(j, "class_names", source);
     if (m.classNames.empty())
         throw Error(source + ": the bundle names no classes");
-    m.templ = j.value("template", "");
-    m.fusion = j.value("fusion", "");
+    m.templ = optionalField<std::string>(j, "template", "", source);
+    m.fusion = optionalField<std::string>(j, "fusion", "", source);
     const auto &b = j.contains("backbone") ? j["backbone"] : throw Error(source + ": manifest.json has no 'backbone'");
     m.backbone.description = field<std::string>(b, "description", source);
     m.backbone.sha256 = field<std::string>(b, "sha256", source);
     m.backbone.fileName = field<std::string>(b, "file_name", source);
-    m.backbone.parameters = b.value("parameters", int64_t(0));
+    m.backbone.parameters = optionalField<int64_t>(b, "parameters", 0, source);
     m.backbone.heads = b.value("heads", nlohmann::json::object());
-    m.backboneIncluded = j.value("backbone_included", false);
+    m.backboneIncluded = optionalField<bool>(j, "backbone_included", false, source);
     m.metrics = j.value("metrics", nlohmann::json::object());
-    m.created = j.value("created", "");
-    m.producer = j.value("producer", "");
+    m.created = optionalField<std::string>(j, "created", "", source);
+    m.producer = optionalField<std::string>(j, "producer", "", source);
     if (j.contains("files")) {
         const auto &files = j["files"];
         if (!files.is_object())
