@@ -36,6 +36,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <set>
+
 using namespace sep;
 using namespace sep::ui;
 
@@ -290,13 +292,33 @@ void TestUiWidgets::runsAggregateOverSeeds()
     const auto groups = aggregateRuns(runs);
     QCOMPARE(groups.size(), size_t(2));
     const RunGroup &sep = groups[0].method == "sep" ? groups[0] : groups[1];
-    QCOMPARE(sep.base.n, 2);
+    QCOMPARE(sep.base.count, int64_t(2));
     QVERIFY(std::abs(sep.base.mean - 0.85) < 1e-12);
     QVERIFY(std::abs(sep.base.std - std::sqrt(0.005)) < 1e-12);   // sample std of 0.8, 0.9
-    QCOMPARE(sep.hm.n, 2);
+    QCOMPARE(sep.hm.count, int64_t(2));
+    QCOMPARE(sep.settings, std::string());   // nothing sets the two groups' runs apart
     QCOMPARE(formatStat(sep.base), QStringLiteral("85.0 ± 7.1"));
-    QCOMPARE(formatStat(meanStd({0.5})), QStringLiteral("50.0"));
-    QCOMPARE(formatStat(meanStd({})), QStringLiteral("–"));
+    QCOMPARE(formatStat(train::meanStd({0.5})), QStringLiteral("50.0"));
+    QCOMPARE(formatStat(train::meanStd({})), QStringLiteral("–"));
+
+    // Runs that differ in anything but the seed are never averaged together, and each group says
+    // what sets it apart: a 3-epoch and a 100-epoch run are two rows, "epochs 3" and "epochs 100".
+    auto settingsRuns = runs;
+    settingsRuns.erase(settingsRuns.begin() + 2, settingsRuns.end());   // the two finished SEP runs
+    for (auto &r : settingsRuns)
+        r.spec = {{"seed", r.seed}, {"device", "cpu"}, {"data", "/d/pets"}, {"train", {{"epochs", 3}, {"lr", 0.0025}}}};
+    QCOMPARE(aggregateRuns(settingsRuns).size(), size_t(1));   // seed and device differ only
+    settingsRuns[1].spec["device"] = "cuda:0";
+    QCOMPARE(aggregateRuns(settingsRuns).size(), size_t(1));
+    settingsRuns[1].spec["train"]["epochs"] = 100;
+    auto split = aggregateRuns(settingsRuns);
+    QCOMPARE(split.size(), size_t(2));
+    std::set<std::string> described;
+    for (const auto &g : split) {
+        QCOMPARE(g.base.count, int64_t(1));
+        described.insert(g.settings);
+    }
+    QCOMPARE(described, (std::set<std::string>{"epochs 3", "epochs 100"}));
 
     RunsModel model;
     model.setRuns(runs);

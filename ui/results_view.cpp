@@ -131,7 +131,10 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     vsplit->setSizes({420, 220});
 
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(tr("<b>Runs by method and shots</b> (finished runs; mean ± standard deviation over seeds)")));
+    auto *summaryTitle = new QLabel(tr("<b>Runs by method and settings</b> (finished runs; mean ± standard deviation "
+                                       "over seeds; only the seed may differ within a row)"));
+    summaryTitle->setWordWrap(true);
+    layout->addWidget(summaryTitle);
     layout->addWidget(m_summaryView);
     layout->addLayout(pick);
     layout->addWidget(vsplit, 1);

@@ -8,8 +8,9 @@
 #include <QDateTime>
 #include <QIcon>
 
-#include <cmath>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 namespace sep::ui {
@@ -126,43 +127,80 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
     return QString::fromLatin1(names[section]);
 }
 
-Stat meanStd(const std::vector<double> &values)
+QString formatStat(const train::MeanStd &s)
 {
-    Stat s;
-    s.n = static_cast<int>(values.size());
-    if (s.n == 0)
-        return s;
-    for (double v : values)
-        s.mean += v;
-    s.mean /= s.n;
-    if (s.n > 1) {
-        double sq = 0;
-        for (double v : values)
-            sq += (v - s.mean) * (v - s.mean);
-        s.std = std::sqrt(sq / (s.n - 1));
-    }
-    return s;
-}
-
-QString formatStat(const Stat &s)
-{
-    if (s.n == 0)
+    if (s.count == 0)
         return QStringLiteral("–");
-    if (s.n == 1)
+    if (s.count == 1)
         return QString::number(100 * s.mean, 'f', 1);
     return QStringLiteral("%1 ± %2").arg(100 * s.mean, 0, 'f', 1).arg(100 * s.std, 0, 'f', 1);
 }
 
+namespace {
+
+// A run's settings as "path → value" (train.epochs → 3), without what does not change its results.
+std::map<std::string, nlohmann::json> settingsOf(const projects::RunInfo &r)
+{
+    std::map<std::string, nlohmann::json> out;
+    nlohmann::json spec = r.spec.is_object() ? r.spec : nlohmann::json::object();
+    // The method, shots and protocol have columns of their own.
+    for (const char *key : {"seed", "device", "selections", "cls_attention", "method", "shots", "base_to_new"})
+        spec.erase(key);
+    const nlohmann::json flat = spec.flatten();   // kept alive: items() refers into it
+    for (const auto &[path, value] : flat.items())
+        out[path] = value;
+    return out;
+}
+
+// "/train/epochs" → "epochs", "/method_options/n_ctx" → "n ctx"; a path value shows its last part.
+std::string describeSetting(const std::string &path, const nlohmann::json &value)
+{
+    std::string name = path.substr(path.rfind('/') + 1);
+    std::replace(name.begin(), name.end(), '_', ' ');
+    std::string shown = value.is_string() ? value.get<std::string>() : value.dump();
+    if (value.is_string() && shown.find('/') != std::string::npos)
+        shown = shown.substr(shown.find_last_of('/') + 1);
+    return name + " " + shown;
+}
+
+} // namespace
+
 std::vector<RunGroup> aggregateRuns(const std::vector<projects::RunInfo> &runs)
 {
-    std::map<std::tuple<std::string, int64_t, bool>, std::vector<const projects::RunInfo *>> groups;
+    // Key: method, shots, protocol, then every other setting.
+    using Key = std::tuple<std::string, int64_t, bool, std::map<std::string, nlohmann::json>>;
+    std::map<Key, std::vector<const projects::RunInfo *>> groups;
     for (const auto &r : runs)
         if (r.status == "finished")
-            groups[{r.method, r.shots, r.baseToNew}].push_back(&r);
+            groups[{r.method, r.shots, r.baseToNew, settingsOf(r)}].push_back(&r);
+
+    // The settings that differ between groups of one method are what a reader must be shown.
+    std::map<std::string, std::set<std::string>> varying;   // method → setting paths
+    std::map<std::string, std::map<std::string, nlohmann::json>> firstSeen;
+    for (const auto &[key, members] : groups) {
+        const auto &[method, shots, baseToNew, settings] = key;
+        auto [first, fresh] = firstSeen.emplace(method, settings);
+        if (fresh)
+            continue;
+        std::set<std::string> paths;
+        for (const auto &[path, value] : settings)
+            paths.insert(path);
+        for (const auto &[path, value] : first->second)
+            paths.insert(path);
+        for (const auto &path : paths) {
+            const auto &other = first->second;
+            const auto a = settings.find(path);
+            const auto b = other.find(path);
+            if (a == settings.end() || b == other.end() || a->second != b->second)
+                varying[method].insert(path);
+        }
+    }
+
     std::vector<RunGroup> out;
     for (const auto &[key, members] : groups) {
         RunGroup g;
-        std::tie(g.method, g.shots, g.baseToNew) = key;
+        const auto &settings = std::get<3>(key);
+        std::tie(g.method, g.shots, g.baseToNew, std::ignore) = key;
         std::vector<double> base, novel, hm, all;
         for (const auto *r : members) {
             g.seeds.push_back(r->seed);
@@ -175,10 +213,16 @@ std::vector<RunGroup> aggregateRuns(const std::vector<projects::RunInfo> &runs)
             if (r->harmonicMean)
                 hm.push_back(*r->harmonicMean);
         }
-        g.base = meanStd(base);
-        g.novel = meanStd(novel);
-        g.hm = meanStd(hm);
-        g.all = meanStd(all);
+        g.base = train::meanStd(base);
+        g.novel = train::meanStd(novel);
+        g.hm = train::meanStd(hm);
+        g.all = train::meanStd(all);
+        for (const auto &path : varying[g.method]) {
+            const auto it = settings.find(path);
+            const std::string part = it == settings.end() ? path.substr(path.rfind('/') + 1) + " (default)"
+                                                          : describeSetting(path, it->second);
+            g.settings += (g.settings.empty() ? "" : ", ") + part;
+        }
         out.push_back(std::move(g));
     }
     return out;
@@ -201,7 +245,7 @@ QVariant RunSummaryModel::data(const QModelIndex &index, int role) const
     if (index.row() < 0 || index.row() >= rowCount())
         return {};
     const RunGroup &g = m_groups[static_cast<size_t>(index.row())];
-    if (role == Qt::TextAlignmentRole && index.column() >= Seeds)
+    if (role == Qt::TextAlignmentRole && index.column() >= Seeds && index.column() <= All)
         return int(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole)
         return {};
@@ -226,6 +270,8 @@ QVariant RunSummaryModel::data(const QModelIndex &index, int role) const
         return formatStat(g.hm);
     case All:
         return formatStat(g.all);
+    case Settings:
+        return qs(g.settings);
     }
     return {};
 }
@@ -234,7 +280,7 @@ QVariant RunSummaryModel::headerData(int section, Qt::Orientation orientation, i
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *names[] = {"Method", "Shots", "Protocol", "Seeds", "Base %", "New %", "HM %", "All %"};
+    static const char *names[] = {"Method", "Shots", "Protocol", "Seeds", "Base %", "New %", "HM %", "All %", "Settings"};
     return QString::fromLatin1(names[section]);
 }
 

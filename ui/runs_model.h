@@ -1,7 +1,8 @@
 #pragma once
-// The runs of a project as a table (RunsModel), and the same runs grouped by method and shots with
+// The runs of a project as a table (RunsModel), and the same runs grouped by their settings with
 // mean ± standard deviation over seeds (RunSummaryModel, aggregateRuns).
 
+#include "engine/train/metrics.h"
 #include "projects/project_store.h"
 
 #include <QAbstractTableModel>
@@ -35,28 +36,27 @@ private:
     QString m_liveText;
 };
 
-struct Stat {
-    int n = 0;
-    double mean = 0, std = 0;   // sample standard deviation (n − 1); 0 for one value
-};
-Stat meanStd(const std::vector<double> &values);
 // "81.2 ± 1.3" (percent), "81.2" for one value, "–" for none
-QString formatStat(const Stat &s);
+QString formatStat(const train::MeanStd &s);
 
 struct RunGroup {
     std::string method;
     int64_t shots = 0;
     bool baseToNew = false;
     std::vector<uint64_t> seeds;
-    Stat base, novel, hm, all;
+    train::MeanStd base, novel, hm, all;
+    // What sets this group apart from other groups of the same method ("epochs 3"); empty when
+    // nothing does.
+    std::string settings;
 };
-// Finished runs grouped by (method, shots, protocol); others are left out.
+// Finished runs grouped by every setting of their spec except the seed (and the device, and what is
+// only recorded: selections, [CLS] attention), so that only seeds are averaged; others are left out.
 std::vector<RunGroup> aggregateRuns(const std::vector<projects::RunInfo> &runs);
 
 class RunSummaryModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Method, Shots, Protocol, Seeds, Base, New, HarmonicMean, All, ColumnCount };
+    enum Column { Method, Shots, Protocol, Seeds, Base, New, HarmonicMean, All, Settings, ColumnCount };
     explicit RunSummaryModel(QObject *parent = nullptr);
     void setRuns(const std::vector<projects::RunInfo> &runs);
     const std::vector<RunGroup> &groups() const { return m_groups; }
