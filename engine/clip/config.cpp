@@ -32,6 +32,13 @@ const std::vector<int64_t> &require(const Shapes &shapes, const std::string &key
     if (it->second.size() != rank)
         throw Error(source + ": weight '" + key + "' has shape " + shapeText(it->second) + ", expected "
                     + std::to_string(rank) + " dimensions");
+    // Far above any CLIP (ViT-bigG: width 1664, vocabulary 49408), and low enough that the sizes and
+    // parameter counts computed from these dimensions cannot overflow 64 bits.
+    constexpr int64_t kMaxDimension = int64_t(1) << 20;
+    for (int64_t d : it->second)
+        if (d < 0 || d > kMaxDimension)
+            throw Error(source + ": weight '" + key + "' has shape " + shapeText(it->second) + ", which no CLIP model has "
+                        "(each dimension at most " + std::to_string(kMaxDimension) + "); the file is damaged");
     return it->second;
 }
 
@@ -73,7 +80,8 @@ Config Config::fromShapes(const Shapes &shapes, const std::string &source)
     c.vision.width = conv[0];
     c.vision.patchSize = conv[2];
     const auto &vpos = require(shapes, "visual.positional_embedding", 2, source);
-    const auto grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(vpos[0] - 1))));
+    // No [CLS] row: no square root to take (llround of NaN is no number).
+    const auto grid = vpos[0] < 1 ? -1 : static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(vpos[0] - 1))));
     if (grid * grid + 1 != vpos[0] || vpos[1] != c.vision.width)
         throw Error(source + ": 'visual.positional_embedding' has shape " + shapeText(vpos)
                     + ", expected [1 + grid², " + std::to_string(c.vision.width) + "]");
