@@ -236,7 +236,9 @@ uint16_t readLittleEndian16(const uint8_t *p)
 
 [[noreturn]] void failShort(const std::string &name, const std::string &format, double needed, size_t size)
 {
-    fail(name, format + " data is truncated or corrupt (its header describes " + std::to_string(uint64_t(needed))
+    // A damaged header can describe more bytes than 64 bits count, and converting such a double is undefined.
+    const std::string described = needed < 1e19 ? std::to_string(uint64_t(needed)) : std::string("over 10^19");
+    fail(name, format + " data is truncated or corrupt (its header describes " + described
                    + " bytes, the file has " + std::to_string(size) + "). Re-download or re-export the image.");
 }
 
