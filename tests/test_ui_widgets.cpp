@@ -10,6 +10,7 @@
 #include "support/fixtures.h"
 #include "ui/confusion_model.h"
 #include "ui/curves_view.h"
+#include "ui/qcustomplot_wrap.h"
 #include "ui/engine_facade.h"
 #include "ui/jobs.h"
 #include "ui/log_dock.h"
@@ -34,6 +35,7 @@
 #include <QStandardPaths>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QWheelEvent>
 #include <QtTest>
 
 #include <set>
@@ -122,6 +124,7 @@ private Q_SLOTS:
     void confusionModelCells();
     void runsAggregateOverSeeds();
     void curvesBatchReplots();
+    void curvesFollowANewRunUnlessZoomed();
     void wizardDetectsModel();
     void wizardRefusesBadWeights();
     void wizardScansFolder();
@@ -360,6 +363,50 @@ void TestUiWidgets::curvesBatchReplots()
     QVERIFY(distinctColours(QImage(png)) > 10);
     view.removeRun(1);
     QCOMPARE(view.pointCount(1), 0);
+}
+
+void TestUiWidgets::curvesFollowANewRunUnlessZoomed()
+{
+    CurvesView view;
+    view.resize(600, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    auto rowsOf = [](int epochs) {
+        std::vector<projects::EpochRow> rows;
+        for (int e = 1; e <= epochs; ++e) {
+            projects::EpochRow r;
+            r.epoch = e;
+            r.loss = 3.0 / e;
+            r.testAccuracy = {{"all", 0.3 + 0.001 * e}};
+            rows.push_back(r);
+        }
+        return rows;
+    };
+    auto *plot = view.findChild<QCustomPlot *>();
+    QVERIFY(plot);
+    auto epochAxesReach = [&](double upper) {
+        for (QCPAxisRect *r : plot->axisRects())
+            if (r->axis(QCPAxis::atBottom)->range().upper < upper)
+                return false;
+        return true;
+    };
+    view.setRun(1, QStringLiteral("run 1"), rowsOf(3));
+    QTest::qWait(250);   // the replot timer
+    QVERIFY(!epochAxesReach(100));
+    // A click that moves nothing, then a 100-epoch run: it is drawn whole, not off the plot.
+    QTest::mouseClick(plot, Qt::LeftButton, {}, QPoint(300, 100));
+    view.setRun(2, QStringLiteral("run 2"), rowsOf(100));
+    QTest::qWait(250);   // the replot timer
+    QVERIFY(epochAxesReach(100));
+    // A zoom the user made stays while the same run goes on.
+    QWheelEvent wheel(QPointF(300, 100), plot->mapToGlobal(QPointF(300, 100)), {}, QPoint(0, 120), Qt::NoButton,
+                      Qt::NoModifier, Qt::NoScrollPhase, false);
+    QApplication::sendEvent(plot, &wheel);
+    const QCPRange zoomed = plot->axisRects().first()->axis(QCPAxis::atBottom)->range();
+    QVERIFY(zoomed.upper < 100);
+    view.setRun(2, QStringLiteral("run 2"), rowsOf(120));
+    QTest::qWait(250);   // the replot timer
+    QCOMPARE(plot->axisRects().first()->axis(QCPAxis::atBottom)->range().upper, zoomed.upper);
 }
 
 void TestUiWidgets::wizardDetectsModel()

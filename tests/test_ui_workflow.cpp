@@ -54,6 +54,7 @@ private Q_SLOTS:
     void inspectorRendersSelection();
     void exportWritesBundle();
     void screenshotsShowContent();
+    void anotherProjectClearsEveryView();
     void classRenameIsUndoable();
 
 private:
@@ -289,6 +290,37 @@ void TestUiWorkflow::screenshotsShowContent()
             QVERIFY2(other != shot, qPrintable(names[i] + QStringLiteral(" is unchanged from another view")));
         shots << shot;
     }
+}
+
+void TestUiWorkflow::anotherProjectClearsEveryView()
+{
+    // Results and Inspector show the finished run (earlier tests); a second project has no runs.
+    QVERIFY(m_window);
+    m_window->results()->showRun(m_finishedRun);
+    QVERIFY(m_window->results()->confusionModel()->classCount() > 0);
+    QVERIFY(!m_window->inspector()->pictures().selection.isEmpty());
+    const QString otherData = path(QStringLiteral("other-colours"));
+    test::writeColourFolder(otherData, {"teal", "violet"}, 3, 9);
+    const QString other = path(QStringLiteral("other.sepproj"));
+    auto *job = new CreateProjectJob(other, otherData);
+    QSignalSpy done(job, &Job::done);
+    startJob(job);
+    QVERIFY(done.wait(60000));
+    QVERIFY(m_window->openProject(other));
+
+    ResultsView *results = m_window->results();
+    QCOMPARE(results->currentRun(), int64_t(0));
+    QCOMPARE(results->confusionModel()->classCount(), 0);
+    QCOMPARE(results->galleryModel()->rowCount(), 0);
+    QCOMPARE(results->summaryModel()->rowCount(), 0);
+    InspectorView *inspector = m_window->inspector();
+    QVERIFY2(inspector->headline().startsWith(QStringLiteral("Pick an image")), qPrintable(inspector->headline()));
+    QVERIFY(inspector->pictures().selection.isEmpty());
+    QVERIFY(inspector->selection().layers.empty());
+
+    // Back to the first project for the tests that follow.
+    QVERIFY(m_window->openProject(m_project));
+    QVERIFY(results->summaryModel()->rowCount() >= 1);
 }
 
 void TestUiWorkflow::classRenameIsUndoable()

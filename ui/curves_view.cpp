@@ -89,8 +89,13 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
     bar->addWidget(exp);
     connect(reset, &QPushButton::clicked, this, &CurvesView::resetZoom);
     connect(exp, &QPushButton::clicked, this, &CurvesView::exportDialog);
-    // A user who drags or zooms keeps that view while new epochs arrive.
-    connect(m_plot, &QCustomPlot::mousePress, this, [this] { m_autoRange = false; });
+    // A user who drags or zooms keeps that view while new epochs arrive; a click that moves nothing
+    // (selecting, focusing) does not count as either.
+    connect(m_plot, &QCustomPlot::mousePress, this, [this](QMouseEvent *e) { m_pressedAt = e->pos(); });
+    connect(m_plot, &QCustomPlot::mouseRelease, this, [this](QMouseEvent *e) {
+        if ((e->pos() - m_pressedAt).manhattanLength() > 3)
+            m_autoRange = false;
+    });
     connect(m_plot, &QCustomPlot::mouseWheel, this, [this] { m_autoRange = false; });
 
     auto *layout = new QVBoxLayout(this);
@@ -126,6 +131,7 @@ void CurvesView::setRun(int64_t runId, const QString &label, const std::vector<p
         s.novel = makeGraph(m_accRect, c, Qt::DashLine, label + tr(" · new"));
         s.all = makeGraph(m_accRect, c, Qt::DotLine, label + tr(" · all"));
         it = m_runs.insert(runId, s);
+        m_autoRange = true;   // a new run may span other epochs: show all of it
     }
     QVector<double> e, loss, be, base, ne, novel, ae, all;
     for (const auto &r : rows) {

@@ -7,6 +7,7 @@
 #include "projects/project_store.h"
 
 #include <QMap>
+#include <QPoint>
 #include <QWidget>
 
 class QCustomPlot;
@@ -50,7 +51,8 @@ private:
     QMap<int64_t, Series> m_runs;
     QTimer *m_timer;
     bool m_dirty = false;
-    bool m_autoRange = true;
+    bool m_autoRange = true;   // false once the user panned or zoomed, until a new run or "Reset zoom"
+    QPoint m_pressedAt;
     int m_nextColour = 0;
     int m_replots = 0;
 };

@@ -169,7 +169,13 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
     layout->addWidget(split);
 
     connect(m_slider, &QSlider::valueChanged, this, &InspectorView::showLayer);
+    if (m_session) {
+        connect(m_session, &ProjectSession::opened, this, &InspectorView::clear);
+        connect(m_session, &ProjectSession::closed, this, &InspectorView::clear);
+    }
     connect(&m_watcher, &QFutureWatcher<InspectorPictures>::finished, this, [this] {
+        if (m_watcher.property("generation").toInt() != m_generation)
+            return;   // drawn for an image of a project that is no longer open
         m_pictures = m_watcher.result();
         if (!m_pictures.error.isEmpty()) {
             m_picture->setText(m_pictures.error);
@@ -195,6 +201,35 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
         showLayer(m_slider->value());
         Q_EMIT rendered();
     });
+}
+
+void InspectorView::clear()
+{
+    m_run = m_evaluation = 0;
+    m_position = -1;
+    m_prediction = {};
+    m_selection = {};
+    m_classes.clear();
+    m_pictures = {};
+    ++m_generation;   // a picture still being drawn belongs to the old project
+    m_title->setText(tr("Pick an image: double-click one in Results (misclassified gallery) or in the Dataset view."));
+    m_picture->clear();
+    m_heat->clear();
+    m_note->clear();
+    m_layerLabel->clear();
+    for (QLabel *l : m_stripLabels)
+        delete l;
+    m_stripLabels.clear();
+    {
+        const QSignalBlocker block(m_slider);
+        m_slider->setValue(0);
+        m_slider->setEnabled(false);
+    }
+    m_top->setRowCount(0);
+    m_fusion->setRowCount(0);
+    m_fusion->setColumnCount(0);
+    m_compare->setRowCount(0);
+    m_tokens->clear();
 }
 
 int InspectorView::layer() const { return m_slider->value(); }
@@ -285,6 +320,7 @@ void InspectorView::inspect(int64_t runId, int64_t evaluationId, int64_t positio
     m_picture->setText(tr("drawing…"));
     const QSignalBlocker block(m_slider);
     m_slider->setValue(0);
+    m_watcher.setProperty("generation", m_generation);
     m_watcher.setFuture(QtConcurrent::run(renderPictures, path, m_selection, imageSize, grid));
 }
 

@@ -45,6 +45,8 @@ public:
     int layer() const;
     void setLayer(int index);
     QString headline() const;
+    // Back to "pick an image": another project was opened or this one closed.
+    void clear();
 
 Q_SIGNALS:
     void rendered();              // the pictures are ready (or failed: pictures().error)
@@ -59,6 +61,7 @@ private:
 
     ProjectSession *m_session;
     int64_t m_run = 0, m_evaluation = 0, m_position = -1;
+    int m_generation = 0;   // counts clear()s, so that a late picture of a closed project is dropped
     projects::StoredPrediction m_prediction;
     prompt::ImageSelection m_selection;
     std::vector<std::string> m_classes;

@@ -146,8 +146,29 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
         if (m_evaluation >= 0)
             Q_EMIT inspectImage(m_run, m_evaluations[static_cast<size_t>(m_evaluation)].id, i.data(ImageGridModel::TagRole).toLongLong());
     });
-    if (m_session)
+    if (m_session) {
         connect(m_session, &ProjectSession::changed, this, &ResultsView::refresh);
+        // Run ids repeat across projects: nothing shown may outlive the project it came from.
+        connect(m_session, &ProjectSession::opened, this, [this] {
+            clear();
+            refresh();
+        });
+        connect(m_session, &ProjectSession::closed, this, &ResultsView::clear);
+    }
+}
+
+void ResultsView::clear()
+{
+    m_run = 0;
+    m_evaluations.clear();
+    m_predictions.clear();
+    {
+        const QSignalBlocker block(m_setBox);
+        m_setBox->clear();
+    }
+    m_runBox->clear();
+    m_summary->setRuns({});
+    showEvaluation(-1);
 }
 
 void ResultsView::refresh()

@@ -37,6 +37,8 @@ public:
 
 public Q_SLOTS:
     void refresh();
+    // Forgets the shown run, matrix, bars and gallery: another project was opened or this one closed.
+    void clear();
 
 Q_SIGNALS:
     void inspectImage(qint64 runId, qint64 evaluationId, qint64 position);
