@@ -125,7 +125,9 @@ RunData planRun(const ImageFolder &folder, const SplitOptions &options)
         d.testClasses["base"] = names(0, base);
         d.testClasses["new"] = names(base, n);
         d.tests["base"] = relabel(testPool, 0, base);
-        d.tests["new"] = relabel(testPool, base, n);
+        // New classes are never trained on, so without split folders every one of their images is a
+        // test image; their shots are still drawn, so the base sample does not depend on the protocol.
+        d.tests["new"] = relabel(folder.hasSplits() ? testPool : folder.splits.at("all"), base, n);
     } else {
         d.trainClasses = folder.classNames;
         d.train = trainPool;
@@ -137,8 +139,7 @@ RunData planRun(const ImageFolder &folder, const SplitOptions &options)
     std::vector<int64_t> perClass(d.trainClasses.size(), 0);
     for (const auto &r : d.train)
         ++perClass[static_cast<size_t>(r.label)];
-    // Only the classes trained on: new classes' shots are drawn (so the sample does not depend on the
-    // protocol) but never used.
+    // Only the classes trained on.
     for (size_t c = 0; c < perClass.size(); ++c) {
         if (perClass[c] == 0)
             d.notes.push_back("'" + d.trainClasses[c] + "' has no training image; it is still a class, learned only "
