@@ -328,6 +328,12 @@ void TestUiWidgets::runsAggregateOverSeeds()
     QCOMPARE(model.rowCount(), 4);
     QCOMPARE(model.data(model.index(0, RunsModel::Base), Qt::DisplayRole).toString(), QStringLiteral("80.0%"));
     QCOMPARE(model.data(model.index(2, RunsModel::Status), Qt::DisplayRole).toString(), QStringLiteral("failed"));
+    // A finished run without any accuracy (no test image) says so where its numbers would be.
+    runs[1].accuracy.clear();
+    runs[1].harmonicMean.reset();
+    model.setRuns(runs);
+    QCOMPARE(model.data(model.index(1, RunsModel::Base), Qt::DisplayRole).toString(), QStringLiteral("no evaluation"));
+    QVERIFY(model.data(model.index(1, RunsModel::Base), Qt::ToolTipRole).toString().contains(QStringLiteral("fewer shots")));
 }
 
 void TestUiWidgets::curvesBatchReplots()

@@ -80,6 +80,12 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     const std::string status = r->displayStatus();
     if (role == RunIdRole)
         return QVariant::fromValue<qint64>(r->id);
+    // A finished run with no accuracy at all had no test image: said where its numbers would be.
+    const bool unevaluated = status == "finished" && r->accuracy.empty();
+    if (role == Qt::ToolTipRole && unevaluated)
+        return tr("Run %1 finished without any evaluation: every image of its classes was a training shot. Train with "
+                  "fewer shots, or on a folder with more images per class (or train/ and test/ sub-folders).")
+            .arg(r->id);
     if (role == Qt::ToolTipRole) {
         if (!r->message.empty())
             return qs(r->message);
@@ -87,6 +93,8 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     }
     if (role == Qt::ForegroundRole && index.column() == Status)
         return QBrush(statusColor(status));
+    if (role == Qt::ForegroundRole && index.column() == Base && unevaluated)
+        return QBrush(statusColor("cancelled"));
     if (role == Qt::TextAlignmentRole && index.column() != Method && index.column() != Status && index.column() != Created)
         return int(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole && role != SortRole)
@@ -108,6 +116,8 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
             return QStringLiteral("–");
         return QStringLiteral("%1/%2").arg(r->epochsRecorded).arg(r->epochs);
     case Base:
+        if (unevaluated && role == Qt::DisplayRole)
+            return tr("no evaluation");
         return r->baseToNew ? accuracyCell(*r, "base") : accuracyCell(*r, "all");
     case New:
         return accuracyCell(*r, "new");
