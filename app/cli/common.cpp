@@ -180,7 +180,12 @@ CLI::Validator wholeNumberAtLeast(long long min)
         rule);
 }
 
-void printJson(const nlohmann::json &j) { std::cout << j.dump(2) << std::endl; }
+void printJson(const nlohmann::json &j)
+{
+    // Paths and class names come from file names, which need not be UTF-8 (nor need the text a
+    // damaged project holds): replace what JSON cannot carry rather than throw nlohmann's type_error.
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 std::string percent(double fraction)
 {

@@ -12,12 +12,19 @@
 
 namespace {
 
+// Text in a project need not be UTF-8 (file names, a damaged file), so it is serialised the way
+// `sep project show --json` prints it: with replacement characters.
+std::string printed(const nlohmann::json &j)
+{
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void readAll(sep::projects::ProjectStore &store)
 {
-    (void)store.summary().dump();
+    (void)printed(store.summary());
     for (const auto &run : store.runs()) {
-        (void)run.toJson().dump();
-        (void)store.runDetails(run.id).dump();
+        (void)printed(run.toJson());
+        (void)printed(store.runDetails(run.id));
     }
     (void)store.datasets();
 }
