@@ -143,6 +143,43 @@ std::vector<DatasetInfo> ProjectStore::datasets()
     return out;
 }
 
+std::map<std::string, std::string> ProjectStore::givenClassNames(int64_t datasetId)
+{
+    std::map<std::string, std::string> out;
+    auto st = m->db.prepare("SELECT folder, given_name FROM classes WHERE dataset_id = ? AND given_name IS NOT NULL");
+    st.bind(1, datasetId);
+    while (st.step())
+        out.emplace(st.text(0), st.text(1));
+    return out;
+}
+
+void ProjectStore::setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names)
+{
+    requireWritable("rename classes");
+    auto &db = m->db;
+    const std::string dataset = "dataset " + std::to_string(datasetId);
+    for (const auto &[folder, name] : names)
+        if (name && (name->empty() || name->find_first_of("\r\n") != std::string::npos))
+            throw Error("class '" + folder + "' of " + dataset + ": a class name must be one line of text, not empty; "
+                        "nothing was renamed");
+    Transaction tx(db);
+    if (db.queryInt("SELECT COUNT(*) FROM datasets WHERE id = " + std::to_string(datasetId)) == 0)
+        throw Error(m->path + " has no " + dataset + "; nothing was renamed");
+    auto st = db.prepare("UPDATE classes SET given_name = ? WHERE dataset_id = ? AND folder = ?");
+    for (const auto &[folder, name] : names) {
+        if (name)
+            st.bind(1, *name);
+        else
+            st.bindNull(1);
+        st.bind(2, datasetId).bind(3, folder).run();
+        if (db.changes() == 0)
+            throw Error(m->path + ": " + dataset + " has no class folder '" + folder + "' (rescan the dataset if it "
+                        "is new); nothing was renamed");
+        st.reset();
+    }
+    tx.commit();
+}
+
 ScanReport ProjectStore::importDataset(const std::string &rootGiven, const ScanOptions &options, const Hooks &hooks)
 {
     requireWritable("import a dataset");
@@ -256,7 +293,8 @@ ScanReport ProjectStore::importDataset(const std::string &rootGiven, const ScanO
     report.datasetId = datasetId;
 
     // Classes: the current folders get their label and half; folders that are gone keep their row
-    // (old images and runs point at it) without a label.
+    // (old images and runs point at it) without a label. `name` is what the folder says now; a name
+    // given in the project (given_name) is not the scan's to change.
     db.prepare("UPDATE classes SET label = NULL, half = NULL WHERE dataset_id = ?").bind(1, datasetId).run();
     const int64_t n = folder.numClasses();
     const int64_t base = data::baseClassCount(n);

@@ -174,6 +174,18 @@ public:
     std::vector<DatasetInfo> datasets();
     std::optional<int64_t> findDataset(const std::string &root);
 
+    // ---- class names
+    // A class is named by its folder (the folder's name, or the dataset's own classnames.txt, read at
+    // each scan) unless a name was given to it in the project (the Dataset view, the new-project
+    // wizard). Given names live only here, never in the dataset's folder; a rescan leaves them alone.
+    // givenClassNames: folder → given name, for the classes that have one. Runs started in the
+    // project carry them (runRecorded puts them into RunSpec::classNames).
+    std::map<std::string, std::string> givenClassNames(int64_t datasetId);
+    // Gives classes of a dataset their names, all in one transaction: folder → name, or std::nullopt
+    // to take a given name back (the folder names the class again). sep::Error, with nothing changed,
+    // for an unknown dataset or class folder, or a name that is empty or more than one line.
+    void setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names);
+
     // ---- runs (the RunRecorder calls the record* functions)
     int64_t createRun(const train::RunSpec &spec, std::optional<int64_t> datasetId);
     std::string runFolder(int64_t runId);          // absolute

@@ -73,9 +73,15 @@ void RunRecorder::ended(const std::string &status, const std::string &message)
 
 namespace {
 
-train::RunSummary runWithRecorder(ProjectStore &store, int64_t runId, const train::RunSpec &spec, bool resume,
+train::RunSummary runWithRecorder(ProjectStore &store, int64_t runId, const train::RunSpec &requested, bool resume,
                                   const Hooks &hooks)
 {
+    // A new run names its classes as the project does; a resumed one keeps the names in its run.json.
+    train::RunSpec spec = requested;
+    if (!resume)
+        if (const int64_t dataset = store.run(runId).datasetId)
+            for (const auto &[folder, name] : store.givenClassNames(dataset))
+                spec.classNames.insert_or_assign(folder, name);
     RunRecorder recorder(store, runId, resume);
     const std::string folder = store.runFolder(runId);
     auto markIfUnrecorded = [&](const std::string &status, const std::string &message) {

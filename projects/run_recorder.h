@@ -39,7 +39,9 @@ private:
     std::shared_ptr<int64_t> m_epochsDone;   // shared with the hooks' progress wrapper
 };
 
-// Trains a run created with store.createRun() into its folder, recording as it goes. Should trainRun
+// Trains a run created with store.createRun() into its folder, recording as it goes. Its classes
+// carry the names given in the project (ProjectStore::givenClassNames into RunSpec::classNames), so
+// run.json, the plan and the evaluations use them and a resume keeps them. Should trainRun
 // stop before it could record the end itself (a missing weights file, a folder it cannot create), the
 // run is marked failed with the message; the exception is passed on.
 train::RunSummary runRecorded(ProjectStore &store, int64_t runId, const train::RunSpec &spec, const Hooks &hooks);

@@ -153,6 +153,12 @@ CREATE TABLE selections (
 ) WITHOUT ROWID;
 )sql";
 
+// Names given in the project live beside the scanned ones, so a rescan (which rewrites `name` from
+// the folder) cannot overwrite them, and taking a given name back needs no copy of the folder's.
+const char *const kV3toV4 = R"sql(
+ALTER TABLE classes ADD COLUMN given_name TEXT CHECK (given_name IS NULL OR given_name <> '');
+)sql";
+
 // Rows that point nowhere, after a step: a migration that leaves any is refused whole.
 void checkForeignKeys(Database &db, int version)
 {
@@ -173,7 +179,7 @@ const std::string &schemaV1()
 
 const std::string &migrationFrom(int from)
 {
-    static const std::vector<std::string> steps = {kV1toV2, kV2toV3};
+    static const std::vector<std::string> steps = {kV1toV2, kV2toV3, kV3toV4};
     if (from < 1 || from > static_cast<int>(steps.size()))
         throw Error("no migration from schema version " + std::to_string(from));
     return steps[static_cast<size_t>(from - 1)];

@@ -14,6 +14,8 @@
 //      last scan's report; run_images: the few-shot sample each run trained on (with the hash then)
 //   3  selections (per evaluation, image and text side, per layer; indices and attention as
 //      little-endian BLOBs); runs.owner_start (tells a reused process id from the run's owner)
+//   4  classes.given_name: the name a class was given in the project (NULL: the folder names it);
+//      scans update classes.name only, so given names survive them
 
 #include "projects/sqlite.h"
 
@@ -23,7 +25,7 @@
 
 namespace sep::projects {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 // PRAGMA application_id of every project file: 'SEPS'. A database without it is not ours.
 constexpr int32_t kApplicationId = 0x53455053;
 constexpr const char *kApplicationName = "SEP Studio project";

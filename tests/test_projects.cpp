@@ -11,6 +11,7 @@
 #include "projects/schema.h"
 #include "projects/sqlite.h"
 #include "tests/support/fixtures.h"
+#include "tests/support/folder_snapshot.h"
 #include "tests/support/test_main.h"
 
 #include <sqlite3.h>
@@ -202,6 +203,18 @@ INSERT INTO run_images VALUES (1, 1, 'train', 'aaaa');
 UPDATE datasets SET last_scan = '{"added":3}';
 )sql";
 
+const char *const kFixtureV3Changes = R"sql(
+ALTER TABLE runs ADD COLUMN owner_start TEXT;
+CREATE TABLE selections (
+    evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+    modality TEXT NOT NULL CHECK (modality IN ('image', 'text', 'cls_attention')), item INTEGER NOT NULL,
+    block INTEGER NOT NULL, indices BLOB NOT NULL, scores BLOB NOT NULL, attention BLOB NOT NULL,
+    rows INTEGER NOT NULL, pieces TEXT, PRIMARY KEY (evaluation_id, modality, item, block)) WITHOUT ROWID;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+UPDATE runs SET owner_start = '12345';
+UPDATE classes SET name = 'Kitty' WHERE folder = 'cat';
+)sql";
+
 // A VFS that passes everything to the default one, except that writes fail as on a full disk while
 // it is armed: the store sees SQLITE_FULL from deep inside SQLite, as it would on a real full disk.
 namespace faulty {
@@ -292,6 +305,8 @@ private Q_SLOTS:
     void checkFindsWhatTheStoreReliesOn();
     void projectInsideItsDatasetIsRefused();
     void pipeIsNotAProject();
+    void classNamesStayInTheProject();
+    void runsUseTheProjectsClassNames();
     void recordsReadBackExactly();
     void trainingRunIsRecorded();
     void secondWriterIsToldWhoHasIt();
@@ -396,7 +411,7 @@ void TestProjects::migrationFromEveryEarlierVersion_data()
 void TestProjects::migrationFromEveryEarlierVersion()
 {
     QFETCH(int, version);
-    QVERIFY2(version <= 2, "a fixture for this schema version is missing from the test");
+    QVERIFY2(version <= 3, "a fixture for this schema version is missing from the test");
     const QString path = fresh(QStringLiteral("old-v%1.sepproj").arg(version));
     {
         Raw raw(path);
@@ -404,6 +419,8 @@ void TestProjects::migrationFromEveryEarlierVersion()
         raw.exec(kFixtureV1Rows);
         if (version >= 2)
             raw.exec(kFixtureV2Changes);
+        if (version >= 3)
+            raw.exec(kFixtureV3Changes);
     }
     const auto before = fileHash(path);
 
@@ -471,6 +488,11 @@ void TestProjects::migrationFromEveryEarlierVersion()
     }
     // New tables work on old data.
     QCOMPARE(db.queryInt("SELECT COUNT(*) FROM selections"), int64_t(0));
+    // Names were the folder's before version 4 (a name from classnames.txt included): none is given.
+    QCOMPARE(db.queryText("SELECT name FROM classes WHERE folder = 'cat'"), std::string(version >= 3 ? "Kitty" : "cat"));
+    QVERIFY(store.givenClassNames(1).empty());
+    store.setClassNames(1, {{"dog", "Doggo"}});
+    QCOMPARE(store.givenClassNames(1), (std::map<std::string, std::string>{{"dog", "Doggo"}}));
     for (const auto &problem : store.check())   // the fixture's folders are not on this machine; nothing else
         QVERIFY2(problem.find("database") == std::string::npos, problem.c_str());
 
@@ -701,6 +723,82 @@ void TestProjects::pipeIsNotAProject()
         VERIFY_MESSAGE(message, "pipe.sepproj");
         VERIFY_MESSAGE(message, "named pipe");
     }
+}
+
+void TestProjects::classNamesStayInTheProject()
+{
+    const QString data = fresh(QStringLiteral("names-data"));
+    test::writeColourFolder(data, {"a", "b", "c"}, 2, 9);
+    {
+        std::ofstream(data.toStdString() + "/classnames.txt") << "a apple\nb bear\n";
+    }
+    auto store = ProjectStore::create(fresh(QStringLiteral("names")).toStdString());
+    const int64_t id = store.importDataset(data.toStdString()).datasetId;
+    auto &db = store.database();
+    const auto scanned = [&](const std::string &folder) {
+        return db.queryText("SELECT name FROM classes WHERE folder = '" + folder + "'");
+    };
+    QCOMPARE(scanned("a"), std::string("apple"));   // the folder's own names, as the engine reads them
+    QVERIFY(store.givenClassNames(id).empty());
+
+    const QStringList before = test::folderSnapshot(data);
+    store.setClassNames(id, {{"b", "bee"}, {"c", "cherry"}});
+    QCOMPARE(store.givenClassNames(id), (std::map<std::string, std::string>{{"b", "bee"}, {"c", "cherry"}}));
+    QCOMPARE(test::folderSnapshot(data), before);
+
+    // Refused whole, with the reason: an unknown folder, an empty or multi-line name, an unknown dataset.
+    VERIFY_MESSAGE(errorOf([&] { store.setClassNames(id, {{"a", "avocado"}, {"zebra", "z"}}); }), "no class folder 'zebra'");
+    VERIFY_MESSAGE(errorOf([&] { store.setClassNames(id, {{"a", ""}}); }), "one line");
+    VERIFY_MESSAGE(errorOf([&] { store.setClassNames(id, {{"a", "two\nlines"}}); }), "one line");
+    VERIFY_MESSAGE(errorOf([&] { store.setClassNames(id + 7, {{"a", "x"}}); }), "no dataset");
+    QCOMPARE(store.givenClassNames(id), (std::map<std::string, std::string>{{"b", "bee"}, {"c", "cherry"}}));
+
+    // A rescan follows the folder's names and keeps the given ones, even where the folder renamed too.
+    {
+        std::ofstream(data.toStdString() + "/classnames.txt") << "a apricot\nb bison\n";
+    }
+    store.importDataset(data.toStdString());
+    QCOMPARE(scanned("a"), std::string("apricot"));
+    QCOMPARE(scanned("b"), std::string("bison"));
+    QCOMPARE(store.givenClassNames(id), (std::map<std::string, std::string>{{"b", "bee"}, {"c", "cherry"}}));
+
+    // Taken back, the folder names the class again.
+    store.setClassNames(id, {{"c", std::nullopt}});
+    QCOMPARE(store.givenClassNames(id), (std::map<std::string, std::string>{{"b", "bee"}}));
+
+    // A read-only view reads them and cannot write them.
+    projects::OpenOptions ro;
+    ro.readOnly = true;
+    auto viewer = ProjectStore::open(store.path(), ro);
+    QCOMPARE(viewer.givenClassNames(id), store.givenClassNames(id));
+    VERIFY_MESSAGE(errorOf([&] { viewer.setClassNames(id, {{"a", "x"}}); }), "read-only");
+}
+
+void TestProjects::runsUseTheProjectsClassNames()
+{
+    const QString data = fresh(QStringLiteral("named-run-data"));
+    test::writeColourFolder(data, kClasses, 3, 4);
+    auto store = ProjectStore::create(fresh(QStringLiteral("named-run")).toStdString());
+    const auto report = store.importDataset(data.toStdString());
+    store.setClassNames(report.datasetId, {{"blue", "sky"}, {"coral", "reef"}});
+    const QStringList before = test::folderSnapshot(data);
+    auto s = spec(1);
+    s.method = "zeroshot";
+    s.data = report.root;
+    const int64_t id = store.createRun(s, report.datasetId);
+    projects::runRecorded(store, id, s, {});
+
+    const auto r = store.run(id);
+    QCOMPARE(r.status, std::string("finished"));
+    const std::map<std::string, std::string> given{{"blue", "sky"}, {"coral", "reef"}};
+    QCOMPARE(train::readRunSpec(r.folder).classNames, given);   // resume and evaluation read them there
+    QCOMPARE(r.spec.at("class_names").get<decltype(given)>(), given);
+    std::map<std::string, std::vector<std::string>> classes;
+    for (const auto &e : store.evaluations(id))
+        classes[e.set] = e.classes;
+    QCOMPARE(classes["base"], (std::vector<std::string>{"amber", "sky"}));
+    QCOMPARE(classes["new"], (std::vector<std::string>{"reef", "dark green"}));
+    QCOMPARE(test::folderSnapshot(data), before);
 }
 
 void TestProjects::recordsReadBackExactly()

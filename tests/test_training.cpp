@@ -68,6 +68,7 @@ private Q_SLOTS:
     void nanLossStopsAndKeepsTheLastGoodCheckpoint();
     void existingRunIsNotOverwritten();
     void everyRegisteredMethodIsWhatItsEntrySays();
+    void classNamesTravelWithTheRun();
 
 private:
     train::RunSpec spec(const std::string &method, int64_t epochs) const;
@@ -368,6 +369,47 @@ void TestTraining::everyRegisteredMethodIsWhatItsEntrySays()
     QCOMPARE(prompt::methodNames(), inOrder);
     test::expectError([] { prompt::methodEntry("cocoop-typo"); }, {"unknown method 'cocoop-typo'", "zeroshot, coop, sep"});
     QVERIFY(prompt::findMethod("cocoop-typo") == nullptr);
+}
+
+void TestTraining::classNamesTravelWithTheRun()
+{
+    // Through JSON: kept when given, absent (as in every older run.json) when not.
+    auto s = spec("zeroshot", 1);
+    QVERIFY(!s.toJson().contains("class_names"));
+    QVERIFY(train::RunSpec::fromJson(s.toJson(), "test").classNames.empty());
+    s.classNames = {{"blue", "sky blue"}, {"dark_green", "forest"}};
+    QCOMPARE(train::RunSpec::fromJson(s.toJson(), "test").classNames, s.classNames);
+    auto bad = s.toJson();
+    bad["class_names"] = nlohmann::json::array({"sky blue"});
+    try {
+        train::RunSpec::fromJson(bad, "bad.json");
+        QFAIL("class names that are not a folder → name object were accepted");
+    } catch (const Error &e) {
+        QVERIFY2(std::string(e.what()).find("bad.json") != std::string::npos, e.what());
+    }
+
+    // A run names its classes with them: plan, evaluations, and evaluating it again.
+    QTemporaryDir runs;
+    const std::string dir = runs.filePath(QStringLiteral("named")).toStdString();
+    Capture c;
+    train::trainRun(s, dir, false, c.hooks());
+    const auto run = readJson(QString::fromStdString(dir + "/run.json"));
+    QCOMPARE(run["plan"]["train_classes"], nlohmann::json({"amber", "sky blue"}));
+    QCOMPARE(run["plan"]["test_classes"]["new"], nlohmann::json({"coral", "forest"}));
+    QCOMPARE(train::readRunSpec(dir).classNames, s.classNames);
+    auto perClass = [&] {
+        QStringList names;
+        const auto summary = readJson(QString::fromStdString(dir + "/eval-base/summary.json"));
+        for (const auto &row : summary["per_class"])
+            names << QString::fromStdString(row["class"].get<std::string>());
+        return names;
+    };
+    const QStringList base{QStringLiteral("amber"), QStringLiteral("sky blue")};
+    QCOMPARE(perClass(), base);
+    QFile::remove(QString::fromStdString(dir + "/eval-base/summary.json"));
+    train::evaluateRun(dir, "", "base", 0, c.hooks());
+    QCOMPARE(perClass(), base);
+    QVERIFY(!QFile::exists(m_data + QStringLiteral("/classnames.txt")));
 }
 
 SEP_TEST_MAIN(TestTraining)

@@ -8,6 +8,7 @@
 #include "engine/prompt/zeroshot.h"
 #include "engine/train/trainer.h"
 #include "support/fixtures.h"
+#include "support/folder_snapshot.h"
 #include "ui/confusion_model.h"
 #include "ui/curves_view.h"
 #include "ui/qcustomplot_wrap.h"
@@ -532,6 +533,10 @@ void TestUiWidgets::wizardCreatesProject()
     wizard.chooseFolder(m_data);
     QVERIFY(folder.wait(30000));
     QVERIFY(wizard.grab().save(shots + QStringLiteral("/new-project-images.png")));
+    // A name edited here is kept in the project; the image folder is only read.
+    const QStringList dataBefore = test::folderSnapshot(m_data);
+    const std::string editedFolder = wizard.classTable()->item(1, 1)->text().toStdString();
+    wizard.classTable()->item(1, 0)->setText(QStringLiteral("named in the wizard"));
     wizard.next();
     QCOMPARE(wizard.currentId(), int(NewProjectWizard::ProtocolPage));
     QCOMPARE(wizard.findChild<QSpinBox *>(QStringLiteral("shots"))->value(), 16);
@@ -542,6 +547,14 @@ void TestUiWidgets::wizardCreatesProject()
     QCOMPARE(created.first().first().toString(), path);
     QVERIFY(QFile::exists(path));
     QCOMPARE(ProjectDefaults::load(path).weights, QString::fromStdString(m_model.weights));
+    QCOMPARE(test::folderSnapshot(m_data), dataBefore);
+    {
+        projects::OpenOptions ro;
+        ro.readOnly = true;
+        auto store = projects::ProjectStore::open(path.toStdString(), ro);
+        QCOMPARE(store.givenClassNames(store.datasets().front().id),
+                 (std::map<std::string, std::string>{{editedFolder, "named in the wizard"}}));
+    }
     // A second project of the same name is refused on the first page, the first left alone.
     NewProjectWizard again;
     again.show();

@@ -4,6 +4,7 @@
 // a bundle; screenshots of the main views are written to the build folder and must show content.
 #include "engine/core/runtime.h"
 #include "support/fixtures.h"
+#include "support/folder_snapshot.h"
 #include "ui/confusion_model.h"
 #include "ui/curves_view.h"
 #include "ui/dataset_view.h"
@@ -55,7 +56,7 @@ private Q_SLOTS:
     void exportWritesBundle();
     void screenshotsShowContent();
     void anotherProjectClearsEveryView();
-    void classRenameIsUndoable();
+    void classRenameStaysInTheProject();
 
 private:
     nlohmann::json spec(int epochs) const;
@@ -323,32 +324,69 @@ void TestUiWorkflow::anotherProjectClearsEveryView()
     QVERIFY(results->summaryModel()->rowCount() >= 1);
 }
 
-void TestUiWorkflow::classRenameIsUndoable()
+void TestUiWorkflow::classRenameStaysInTheProject()
 {
     QVERIFY(m_window);
     DatasetView *view = m_window->datasetView();
     const QStringList before = view->classNames();
     QCOMPARE(before.size(), 4);
+    const QStringList data = test::folderSnapshot(m_data);
+    auto given = [this] {
+        auto *session = m_window->session();
+        return session->store()->givenClassNames(session->datasets().front().id);
+    };
+    const std::map<std::string, std::string> renamed{{"amber", "golden amber"}};
+    QSignalSpy messages(view, &DatasetView::message);
     QString error;
     QVERIFY2(view->renameClass(0, QStringLiteral("golden amber"), &error), qPrintable(error));
     QCOMPARE(view->classNames().first(), QStringLiteral("golden amber"));
-    QFile names(m_data + QStringLiteral("/classnames.txt"));
-    QVERIFY(names.open(QIODevice::ReadOnly));
-    QVERIFY(names.readAll().contains("amber golden amber"));
-    names.close();
+    QCOMPARE(given(), renamed);
+    QVERIFY(!messages.isEmpty() && messages.last().first().toString().contains(QStringLiteral("saved in the project")));
+    QCOMPARE(test::folderSnapshot(m_data), data);   // no classnames.txt, nothing touched
     QVERIFY(m_window->undoStack()->canUndo());
     m_window->undoStack()->undo();
     QCOMPARE(view->classNames(), before);
-    QVERIFY(names.open(QIODevice::ReadOnly));
-    QVERIFY(!names.readAll().contains("golden"));
-    names.close();
+    QVERIFY(given().empty());
     m_window->undoStack()->redo();
     QCOMPARE(view->classNames().first(), QStringLiteral("golden amber"));
-    m_window->undoStack()->undo();
-    // An empty name is refused and changes nothing.
+    QCOMPARE(given(), renamed);
+    // Refused, changing nothing: an empty name, and any name while another process writes the project.
     QVERIFY(!view->renameClass(1, QString(), &error));
     QVERIFY(!error.isEmpty());
-    QCOMPARE(view->classNames(), before);
+    {
+        auto writer = projects::ProjectStore::open(m_project.toStdString());
+        QVERIFY(!view->renameClass(1, QStringLiteral("navy"), &error));
+        QVERIFY2(error.contains(QStringLiteral("in use")), qPrintable(error));
+    }
+    QCOMPARE(view->classNames().mid(1), before.mid(1));
+    QCOMPARE(given(), renamed);
+
+    // A rescan keeps the name, and the view shows it again from the project.
+    projects::ProjectStore::open(m_project.toStdString()).importDataset(m_data.toStdString());
+    view->clear();
+    QVERIFY(m_window->openProject(m_project));
+    QTRY_VERIFY_WITH_TIMEOUT(view->classNames().size() == 4, 20000);
+    QCOMPARE(view->classNames().first(), QStringLiteral("golden amber"));
+
+    // A run started in the project names the class so.
+    facade::TrainRequest request;
+    request.project = m_project.toStdString();
+    nlohmann::json s = spec(1);
+    s["method"] = "zeroshot";
+    s["method_options"] = nlohmann::json::object();
+    request.spec = facade::checkSpec(s);
+    auto *job = new TrainJob(request);
+    QSignalSpy created(job, &TrainJob::runCreated);
+    QSignalSpy done(job, &Job::done);
+    startJob(job);
+    QVERIFY(done.wait(120000));
+    QCOMPARE(done.first().first().value<Job::Status>(), Job::Succeeded);
+    const qint64 run = created.first().first().toLongLong();
+    bool named = false;
+    for (const auto &e : m_window->session()->store()->evaluations(run))
+        named |= e.set == "base" && e.classes.front() == "golden amber";
+    QVERIFY(named);
+    QCOMPARE(test::folderSnapshot(m_data), data);
 }
 
 int main(int argc, char **argv)

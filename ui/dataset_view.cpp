@@ -1,5 +1,6 @@
 #include "ui/dataset_view.h"
 
+#include "ui/project_session.h"
 #include "ui/qt_convert.h"
 #include "ui/thumbnail_loader.h"
 
@@ -8,13 +9,14 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QListView>
-#include <QSaveFile>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QUndoStack>
 #include <QVBoxLayout>
 
 #include <cmath>
+#include <functional>
+#include <map>
 
 namespace sep::ui {
 
@@ -82,26 +84,33 @@ QVariant ImageGridModel::data(const QModelIndex &index, int role) const
 
 namespace {
 
-// Renaming a class: the whole list before and after, so undo restores exactly.
+// Renaming a class: its given name before and after (none: the folder's), so undo restores exactly.
+// It is pushed once the rename is saved, so the push's own redo has nothing left to do.
 class RenameClassCommand : public QUndoCommand {
 public:
-    RenameClassCommand(DatasetView *view, std::function<bool(const QStringList &)> apply, QStringList before, QStringList after,
-                       const QString &text)
+    using Apply = std::function<bool(const std::optional<QString> &)>;
+    RenameClassCommand(Apply apply, std::optional<QString> before, std::optional<QString> after, const QString &text)
         : QUndoCommand(text), m_apply(std::move(apply)), m_before(std::move(before)), m_after(std::move(after))
     {
-        Q_UNUSED(view);
     }
-    void redo() override { m_apply(m_after); }
+    void redo() override
+    {
+        if (!m_applied)
+            m_apply(m_after);
+        m_applied = false;
+    }
     void undo() override { m_apply(m_before); }
 
 private:
-    std::function<bool(const QStringList &)> m_apply;
-    QStringList m_before, m_after;
+    Apply m_apply;
+    std::optional<QString> m_before, m_after;
+    bool m_applied = true;
 };
 
 } // namespace
 
-DatasetView::DatasetView(QUndoStack *undo, QWidget *parent) : QWidget(parent), m_undo(undo)
+DatasetView::DatasetView(ProjectSession *session, QUndoStack *undo, QWidget *parent)
+    : QWidget(parent), m_session(session), m_undo(undo)
 {
     m_loader = new ThumbnailLoader({96, 96}, this);
     m_model = new ImageGridModel(m_loader, this);
@@ -166,18 +175,36 @@ DatasetView::DatasetView(QUndoStack *undo, QWidget *parent) : QWidget(parent), m
 void DatasetView::clear()
 {
     m_folder = {};
+    m_datasetId = 0;
     m_names.clear();
+    m_folderNames.clear();
     m_classes->setRowCount(0);
     m_model->setItems({});
     m_header->clear();
 }
 
-void DatasetView::setDataset(const data::ImageFolder &folder, const QHash<QString, QString> &unreadable)
+void DatasetView::setDataset(int64_t datasetId, const data::ImageFolder &folder, const QHash<QString, QString> &unreadable)
 {
     m_folder = folder;
+    m_datasetId = datasetId;
     m_unreadable = unreadable;
-    m_names.clear();
+    m_folderNames.clear();
     for (const auto &n : folder.classNames)
+        m_folderNames << qs(n);
+    std::map<std::string, std::string> given;
+    try {
+        if (m_session && m_session->store())
+            given = m_session->store()->givenClassNames(datasetId);
+    } catch (const std::exception &e) {
+        Q_EMIT message(tr("The class names given in the project could not be read: %1").arg(qs(e.what())));
+    }
+    for (size_t i = 0; i < m_folder.classFolders.size(); ++i) {
+        const auto it = given.find(m_folder.classFolders[i]);
+        if (it != given.end())
+            m_folder.classNames[i] = it->second;
+    }
+    m_names.clear();
+    for (const auto &n : m_folder.classNames)
         m_names << qs(n);
     fillClassTable();
     showClass(-1);
@@ -238,21 +265,18 @@ void DatasetView::showClass(int index)
 
 QStringList DatasetView::classNames() const { return m_names; }
 
-bool DatasetView::writeClassNames(const QStringList &names, QString *error)
+bool DatasetView::applyName(int index, const std::optional<QString> &given, QString *error)
 {
-    QSaveFile file(QDir(qs(m_folder.root)).filePath(QStringLiteral("classnames.txt")));
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) {
-        if (error)
-            *error = tr("%1: cannot be written (%2); class names are unchanged").arg(file.fileName(), file.errorString());
+    const std::string folder = m_folder.classFolders[static_cast<size_t>(index)];
+    std::optional<std::string> name;
+    if (given)
+        name = ss(*given);
+    if (!m_session || !m_session->setClassNames(m_datasetId, {{folder, name}}, error))
         return false;
-    }
-    for (int i = 0; i < names.size(); ++i)
-        file.write((qs(m_folder.classFolders[static_cast<size_t>(i)]) + QLatin1Char(' ') + names[i] + QLatin1Char('\n')).toUtf8());
-    if (!file.commit()) {
-        if (error)
-            *error = tr("%1: cannot be written (%2); class names are unchanged").arg(file.fileName(), file.errorString());
-        return false;
-    }
+    m_names[index] = given.value_or(m_folderNames.value(index));
+    m_folder.classNames[static_cast<size_t>(index)] = ss(m_names[index]);
+    fillClassTable();
+    Q_EMIT message(tr("Class names saved in the project; new runs use them."));
     return true;
 }
 
@@ -260,35 +284,30 @@ bool DatasetView::renameClass(int index, const QString &name, QString *error)
 {
     if (index < 0 || index >= m_names.size())
         return false;
-    if (name.isEmpty() || name.contains(QLatin1Char('\n'))) {
+    if (name.isEmpty() || name.contains(QLatin1Char('\n')) || name.contains(QLatin1Char('\r'))) {
         if (error)
             *error = tr("A class name must be one non-empty line.");
         return false;
     }
     if (name == m_names[index])
         return true;
-    QStringList after = m_names;
-    after[index] = name;
-    QString err;
-    if (!writeClassNames(after, &err)) {   // check it can be written before it goes on the stack
-        if (error)
-            *error = err;
+    // Back to the folder's own name: the class follows the folder again rather than keeping a copy.
+    const auto givenName = [this, index](const QString &n) {
+        return n == m_folderNames.value(index) ? std::nullopt : std::optional<QString>(n);
+    };
+    const std::optional<QString> before = givenName(m_names[index]), after = givenName(name);
+    const QString text = tr("Rename class “%1” to “%2”").arg(m_names[index], name);
+    if (!applyName(index, after, error))
         return false;
-    }
-    auto apply = [this](const QStringList &names) {
+    auto apply = [this, index](const std::optional<QString> &given) {
         QString e;
-        if (!writeClassNames(names, &e)) {
+        if (!applyName(index, given, &e)) {
             Q_EMIT message(e);
             return false;
         }
-        m_names = names;
-        for (size_t i = 0; i < m_folder.classNames.size() && static_cast<int>(i) < names.size(); ++i)
-            m_folder.classNames[i] = ss(names[static_cast<int>(i)]);
-        fillClassTable();
-        Q_EMIT message(tr("Class names saved to %1/classnames.txt; new runs use them.").arg(qs(m_folder.root)));
         return true;
     };
-    m_undo->push(new RenameClassCommand(this, apply, m_names, after, tr("Rename class “%1” to “%2”").arg(m_names[index], name)));
+    m_undo->push(new RenameClassCommand(apply, before, after, text));
     return true;
 }
 

@@ -1,14 +1,16 @@
 #pragma once
 // The dataset of the project: classes with image counts, base/new half and editable display names
-// (undoable; saved as the dataset's classnames.txt, which the engine reads), and a thumbnail grid of
-// the selected class (or all) that loads lazily, smooth for 10,000 images. Unreadable files recorded
-// by the last scan are flagged with their reason.
+// (undoable; saved in the project, which gives them to the runs it starts; the dataset's folder is
+// never written), and a thumbnail grid of the selected class (or all) that loads lazily, smooth for
+// 10,000 images. Unreadable files recorded by the last scan are flagged with their reason.
 
 #include "engine/data/image_folder.h"
 
 #include <QAbstractListModel>
 #include <QHash>
 #include <QWidget>
+
+#include <optional>
 
 class QLabel;
 class QListView;
@@ -17,6 +19,7 @@ class QUndoStack;
 
 namespace sep::ui {
 
+class ProjectSession;
 class ThumbnailLoader;
 
 class ImageGridModel : public QAbstractListModel {
@@ -45,14 +48,17 @@ private:
 class DatasetView : public QWidget {
     Q_OBJECT
 public:
-    DatasetView(QUndoStack *undo, QWidget *parent = nullptr);
+    DatasetView(ProjectSession *session, QUndoStack *undo, QWidget *parent = nullptr);
 
-    // The folder as scanned (in a job) plus the unreadable files the project's last scan recorded.
-    void setDataset(const data::ImageFolder &folder, const QHash<QString, QString> &unreadable);
+    // The project's dataset `datasetId` as its folder was scanned (in a job), plus the unreadable files
+    // the project's last scan recorded. Names given in the project replace the folder's.
+    void setDataset(int64_t datasetId, const data::ImageFolder &folder, const QHash<QString, QString> &unreadable);
     void clear();
     ImageGridModel *gridModel() const { return m_model; }
     QTableWidget *classTable() const { return m_classes; }
-    // Renames class i (undoable); writes classnames.txt. Returns false with a message on failure.
+    // Renames class i in the project (undoable); the name the folder gives takes a given name back.
+    // Returns false with a message, and changes nothing, when the name is not one line of text or the
+    // project cannot be written now.
     bool renameClass(int index, const QString &name, QString *error = nullptr);
     QStringList classNames() const;
 
@@ -62,9 +68,11 @@ Q_SIGNALS:
 
 private:
     void showClass(int index);
-    bool writeClassNames(const QStringList &names, QString *error);
+    // Gives class i the name `given` in the project (std::nullopt: the folder's name) and shows it.
+    bool applyName(int index, const std::optional<QString> &given, QString *error);
     void fillClassTable();
 
+    ProjectSession *m_session;
     QUndoStack *m_undo;
     ThumbnailLoader *m_loader;
     ImageGridModel *m_model;
@@ -72,7 +80,9 @@ private:
     QListView *m_grid;
     QLabel *m_header;
     data::ImageFolder m_folder;
+    int64_t m_datasetId = 0;
     QStringList m_names;
+    QStringList m_folderNames;   // as the folder names its classes (folder name or its classnames.txt)
     QHash<QString, QString> m_unreadable;
     bool m_filling = false;
 };

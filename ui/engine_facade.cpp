@@ -241,7 +241,8 @@ TrainOutcome trainInProject(const TrainRequest &request, const Hooks &hooks, con
     return out;
 }
 
-projects::ScanReport createProject(const std::string &projectPath, const std::string &dataRoot, const Hooks &hooks)
+projects::ScanReport createProject(const std::string &projectPath, const std::string &dataRoot, const Hooks &hooks,
+                                   const std::map<std::string, std::string> &classNames)
 {
     std::error_code ec;
     if (!fs::is_directory(dataRoot, ec))
@@ -251,7 +252,10 @@ projects::ScanReport createProject(const std::string &projectPath, const std::st
     projects::OpenOptions o;
     o.purpose = "SEP Studio (new project)";
     auto store = projects::ProjectStore::create(projectPath, o);
-    return store.importDataset(dataRoot, {}, hooks);
+    auto report = store.importDataset(dataRoot, {}, hooks);
+    if (!classNames.empty())
+        store.setClassNames(report.datasetId, {classNames.begin(), classNames.end()});
+    return report;
 }
 
 ExportOutcome exportRun(const std::string &project, int64_t runId, const std::string &out, bool includeBackbone, bool zip,

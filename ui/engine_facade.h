@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -103,8 +104,10 @@ struct TrainOutcome {
 TrainOutcome trainInProject(const TrainRequest &request, const Hooks &hooks, const std::function<void(int64_t)> &onRun,
                             const std::function<void(const std::vector<projects::EpochRow> &)> &onEpochs);
 
-// Creates a project (refuses an existing file) and imports the dataset into it.
-projects::ScanReport createProject(const std::string &projectPath, const std::string &dataRoot, const Hooks &hooks);
+// Creates a project (refuses an existing file) and imports the dataset into it, with the class names
+// given to it (folder → name; ProjectStore::setClassNames) kept in the project.
+projects::ScanReport createProject(const std::string &projectPath, const std::string &dataRoot, const Hooks &hooks,
+                                   const std::map<std::string, std::string> &classNames = {});
 
 // Writes the exported bundle (engine/export/bundle.h) of a run's folder; returns what was written.
 struct ExportOutcome {

@@ -148,12 +148,13 @@ void ScanFolderJob::work()
                     + ss(m_root) + "/cat/1.jpg)");
 }
 
-CreateProjectJob::CreateProjectJob(QString project, QString dataRoot) : m_project(std::move(project)), m_data(std::move(dataRoot))
+CreateProjectJob::CreateProjectJob(QString project, QString dataRoot, std::map<std::string, std::string> classNames)
+    : m_project(std::move(project)), m_data(std::move(dataRoot)), m_classNames(std::move(classNames))
 {
     m_title = QStringLiteral("Creating %1").arg(m_project);
 }
 
-void CreateProjectJob::work() { report = facade::createProject(ss(m_project), ss(m_data), hooks()); }
+void CreateProjectJob::work() { report = facade::createProject(ss(m_project), ss(m_data), hooks(), m_classNames); }
 
 TrainJob::TrainJob(facade::TrainRequest request) : m_request(std::move(request))
 {

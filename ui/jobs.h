@@ -19,6 +19,7 @@
 #include <QString>
 
 #include <atomic>
+#include <map>
 #include <vector>
 
 namespace sep::ui {
@@ -97,7 +98,8 @@ private:
 class CreateProjectJob : public Job {
     Q_OBJECT
 public:
-    CreateProjectJob(QString project, QString dataRoot);
+    // classNames: folder → name given in the wizard, kept in the project.
+    CreateProjectJob(QString project, QString dataRoot, std::map<std::string, std::string> classNames = {});
     projects::ScanReport report;
 
 protected:
@@ -105,6 +107,7 @@ protected:
 
 private:
     QString m_project, m_data;
+    std::map<std::string, std::string> m_classNames;
 };
 
 class TrainJob : public Job {

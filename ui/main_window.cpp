@@ -64,7 +64,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     m_tabs = new QTabWidget;
     m_tabs->setObjectName(QStringLiteral("mainTabs"));
     m_tabs->setDocumentMode(true);
-    m_dataset = new DatasetView(m_undo);
+    m_dataset = new DatasetView(m_session, m_undo);
     m_curves = new CurvesView;
     m_results = new ResultsView(m_session);
     m_inspector = new InspectorView(m_session);
@@ -414,11 +414,11 @@ void MainWindow::loadDataset()
                 unreadable.insert(qs(u.at("path").get<std::string>()), qs(u.value("reason", std::string())));
     auto *job = new ScanFolderJob(qs(d.root));
     const QString project = m_session->path();
-    connect(job, &Job::done, this, [this, job, unreadable, project](Job::Status status, const QString &message) {
+    connect(job, &Job::done, this, [this, job, unreadable, project, id = d.id](Job::Status status, const QString &message) {
         if (m_session->path() != project)
             return;
         if (status == Job::Succeeded)
-            m_dataset->setDataset(job->folder, unreadable);
+            m_dataset->setDataset(id, job->folder, unreadable);
         else
             showProblem(tr("The dataset could not be listed: %1").arg(message));
     });

@@ -21,7 +21,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
-#include <QSaveFile>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -499,29 +498,19 @@ void NewProjectWizard::createProject()
 {
     if (m_creating)
         return;
-    // Edited class names go where the engine reads them: classnames.txt in the dataset's root.
-    QStringList names = classNames();
-    bool edited = false;
+    // Edited class names are kept in the project; the dataset's folder is only read.
+    const QStringList names = classNames();
+    std::map<std::string, std::string> edited;
     for (int i = 0; i < names.size(); ++i)
-        edited |= names[i] != qs(m_folder.classNames[static_cast<size_t>(i)]);
-    if (edited) {
-        QSaveFile f(QDir(qs(m_folder.root)).filePath(QStringLiteral("classnames.txt")));
-        bool ok = f.open(QIODevice::WriteOnly | QIODevice::Text);
-        for (int i = 0; ok && i < names.size(); ++i)
-            ok = f.write((qs(m_folder.classFolders[static_cast<size_t>(i)]) + QLatin1Char(' ') + names[i] + QLatin1Char('\n')).toUtf8()) >= 0;
-        if (!ok || !f.commit()) {
-            m_createInfo->setText(errorHtml(tr("%1: cannot be written (%2). Undo the name edits or make the folder writable.")
-                                                .arg(f.fileName(), f.errorString())));
-            return;
-        }
-    }
+        if (names[i] != qs(m_folder.classNames[static_cast<size_t>(i)]))
+            edited[m_folder.classFolders[static_cast<size_t>(i)]] = ss(names[i]);
     m_creating = true;
     currentChecked(this)->recheck();
     m_progress->setVisible(true);
     m_progress->setRange(0, 0);
     m_createInfo->setText(tr("Creating %1 and checking every image …").arg(projectPath()));
     const QString path = projectPath();
-    auto *job = new CreateProjectJob(path, qs(m_folder.root));
+    auto *job = new CreateProjectJob(path, qs(m_folder.root), edited);
     connect(job, &Job::progress, this, [this](qint64 done, qint64 total) {
         m_progress->setRange(0, static_cast<int>(total));
         m_progress->setValue(static_cast<int>(done));

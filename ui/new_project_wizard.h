@@ -4,7 +4,7 @@
 // shown before going on) → the image folder (chosen or dropped) with a scan: classes, images per
 // class, unusable files with the reason; class names editable → base/new split, shots and seed with
 // the published protocol's defaults. Finishing creates the project (a job: scan, hash, decode-check)
-// and, when names were edited, writes the folder's classnames.txt.
+// and keeps edited class names in it; the image folder is only read.
 
 #include "engine/data/image_folder.h"
 #include "ui/engine_facade.h"

@@ -75,6 +75,23 @@ void ProjectSession::refresh()
     Q_EMIT changed();
 }
 
+bool ProjectSession::setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names,
+                                   QString *error)
+{
+    try {
+        if (!m_store)
+            throw Error("no project is open");
+        projects::OpenOptions o;
+        o.purpose = "SEP Studio (class names)";
+        projects::ProjectStore::open(m_store->path(), o).setClassNames(datasetId, names);
+        return true;
+    } catch (const std::exception &e) {
+        if (error)
+            *error = tr("Class names are unchanged: %1").arg(qs(e.what()));
+        return false;
+    }
+}
+
 QStringList ProjectSession::recentProjects()
 {
     QSettings settings;

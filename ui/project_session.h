@@ -15,7 +15,9 @@
 #include <QObject>
 #include <QString>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace sep::ui {
@@ -40,6 +42,12 @@ public:
 
     // Re-reads runs and datasets and tells the views.
     void refresh();
+
+    // Names classes of a dataset in the project (ProjectStore::setClassNames: folder → name, or
+    // std::nullopt to take a given name back) through a writable store opened for this one write.
+    // False, with the reason and nothing changed, when the project cannot be written now (another
+    // process, or a training job of this window, is writing it).
+    bool setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names, QString *error);
 
     // QSettings "recentProjects", newest first (at most 10).
     static QStringList recentProjects();

@@ -97,7 +97,12 @@ struct Prepared {
 Prepared prepare(const RunSpec &spec, const std::string &dataDir, const Hooks &hooks)
 {
     Prepared p;
-    const auto folder = data::ImageFolder::scan(dataDir);
+    auto folder = data::ImageFolder::scan(dataDir);
+    for (size_t i = 0; i < folder.classFolders.size(); ++i) {
+        const auto name = spec.classNames.find(folder.classFolders[i]);
+        if (name != spec.classNames.end())
+            folder.classNames[i] = name->second;
+    }
     for (const auto &issue : folder.issues)
         hooks.warn(issue.path + ": " + issue.reason);
     data::SplitOptions split;
@@ -165,20 +170,23 @@ EvalResult evaluateSet(Prepared &p, const std::string &set, const std::vector<st
 
 nlohmann::json RunSpec::toJson() const
 {
-    return {{"data", data},
-            {"weights", weights},
-            {"vocab", vocab},
-            {"config", config},
-            {"device", device},
-            {"method", method},
-            {"method_options", methodOptions},
-            {"shots", shots},
-            {"seed", seed},
-            {"base_to_new", baseToNew},
-            {"train", TrainOptions::table().toJson(train)},
-            {"eval_batch", evalBatch},
-            {"selections", selections},
-            {"cls_attention", clsAttention}};
+    nlohmann::json j = {{"data", data},
+                        {"weights", weights},
+                        {"vocab", vocab},
+                        {"config", config},
+                        {"device", device},
+                        {"method", method},
+                        {"method_options", methodOptions},
+                        {"shots", shots},
+                        {"seed", seed},
+                        {"base_to_new", baseToNew},
+                        {"train", TrainOptions::table().toJson(train)},
+                        {"eval_batch", evalBatch},
+                        {"selections", selections},
+                        {"cls_attention", clsAttention}};
+    if (!classNames.empty())
+        j["class_names"] = classNames;
+    return j;
 }
 
 RunSpec RunSpec::fromJson(const nlohmann::json &j, const std::string &source)
@@ -212,6 +220,7 @@ RunSpec RunSpec::fromJson(const nlohmann::json &j, const std::string &source)
             s.evalBatch = whole("eval_batch", 1);
         s.selections = j.value("selections", true);
         s.clsAttention = j.value("cls_attention", false);
+        s.classNames = j.value("class_names", std::map<std::string, std::string>{});
         const auto names = prompt::methodNames();
         if (std::find(names.begin(), names.end(), s.method) == names.end())
             throw Error(source + ": unknown method '" + shortened(s.method, 40) + "'");

@@ -39,6 +39,10 @@ struct RunSpec {
     int64_t evalBatch = 100;
     bool selections = true;           // per-image selections in the final evaluation
     bool clsAttention = false;        // and the backbone's [CLS] attention
+    // Display names by class folder, over the ones the folder gives (folder name or classnames.txt):
+    // a project's names travel with its runs this way, so the data folder is never written to name
+    // them. In run.json only when not empty.
+    std::map<std::string, std::string> classNames;
 
     nlohmann::json toJson() const;
     static RunSpec fromJson(const nlohmann::json &j, const std::string &source);
