@@ -2,7 +2,7 @@
 // look, the schema version, then reading everything the overview shows. Read-only first (never
 // modifies the file), then for writing, which upgrades an older schema after keeping a copy.
 //
-// SEP_FUZZ_PROJECT_WRITE=0 skips the writable open (it syncs to disk, so it is the slow half).
+// SEP_FUZZ_PROJECT_WRITE=0 skips the writable open, which syncs to disk.
 
 #include "projects/project_store.h"
 #include "tests/fuzz/fuzz_support.h"
