@@ -24,6 +24,8 @@
 #include <numeric>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include <sys/stat.h>
 
 using namespace sep;
@@ -192,6 +194,7 @@ private Q_SLOTS:
     void archiveEntriesStayInsideTheirFolder_data();
     void archiveEntriesStayInsideTheirFolder();
     void outsideTextIsShortenedInMessages();
+    void namesThatAreNotUtf8AreReported();
     void scanIncludesNestedFoldersAndSortsByPath();
     void scanDetectsSplitLayout();
     void scanOfMissingRootNamesThePath();
@@ -869,6 +872,34 @@ void TestData::outsideTextIsShortenedInMessages()
     QVERIFY2(hasIssue(f, "classnames.txt", "(10000 bytes)"), qPrintable(describeIssues(f)));
     for (const auto &i : f.issues)
         QVERIFY(i.reason.size() < 300);
+}
+
+void TestData::namesThatAreNotUtf8AreReported()
+{
+    QVERIFY(isValidUtf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x88"));
+    for (const char *bad : {"caf\xe9", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"})
+        QVERIFY2(!isValidUtf8(bad), bad);   // Latin-1, overlong, surrogate, past U+10FFFF, cut short
+
+    // A Latin-1 file name and folder name: reported and left out, the rest scanned; every name kept
+    // can be written as JSON.
+    Tree t;
+    t.images("cat", 2);
+    t.image("cat/caf\xe9.png");
+    t.images("\xe9t\xe9", 1);
+    const auto f = ImageFolder::scan(t.root());
+    QCOMPARE(f.classFolders, (std::vector<std::string>{"cat"}));
+    QCOMPARE(f.imagesPerClass(), (std::vector<int64_t>{2}));
+    QVERIFY2(hasIssue(f, "cat/caf?.png", "not valid UTF-8"), qPrintable(describeIssues(f)));
+    QVERIFY2(hasIssue(f, "/?t?", "not valid UTF-8"), qPrintable(describeIssues(f)));
+    nlohmann::json issues = nlohmann::json::array();
+    for (const auto &i : f.issues)
+        issues.push_back(i.path + ": " + i.reason);
+    QVERIFY(!issues.dump().empty());   // the report itself can be written as JSON
+    nlohmann::json j = f.classNames;
+    for (const auto &r : f.split("all"))
+        j.push_back(r.path);
+    QVERIFY(!j.dump().empty());   // throws on bytes that are not UTF-8
+    expectError([&] { ImageFolder::scan(t.path("\xe9t\xe9")); }, {"not valid UTF-8"});
 }
 
 void TestData::scanIncludesNestedFoldersAndSortsByPath()

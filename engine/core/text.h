@@ -38,6 +38,63 @@ inline std::string shortened(const std::string &text, size_t limit = 80)
     return out;
 }
 
+// The length of the well-formed UTF-8 sequence at the start of s[0, remaining), or 0 when there is
+// none (overlong forms, surrogates and code points past U+10FFFF are not well formed).
+inline size_t utf8SequenceLength(const unsigned char *s, size_t remaining)
+{
+    const unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;   // the range allowed for the second byte
+    if (c >= 0xC2 && c <= 0xDF)
+        length = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        length = 3, low = c == 0xE0 ? 0xA0 : 0x80, high = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        length = 4, low = c == 0xF0 ? 0x90 : 0x80, high = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (length > remaining || s[1] < low || s[1] > high)
+        return 0;
+    for (size_t k = 2; k < length; ++k)
+        if (s[k] < 0x80 || s[k] > 0xBF)
+            return 0;
+    return length;
+}
+
+// Whether `text` is well-formed UTF-8: what JSON files and the project database can hold as text.
+inline bool isValidUtf8(const std::string &text)
+{
+    const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+    for (size_t i = 0, n = text.size(); i < n;) {
+        const size_t length = utf8SequenceLength(s + i, n - i);
+        if (length == 0)
+            return false;
+        i += length;
+    }
+    return true;
+}
+
+// `text` with every byte that is not part of well-formed UTF-8 shown as '?', for messages and
+// reports about a name that is not UTF-8 itself.
+inline std::string asUtf8(const std::string &text)
+{
+    std::string out;
+    const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+    for (size_t i = 0, n = text.size(); i < n;) {
+        const size_t length = utf8SequenceLength(s + i, n - i);
+        if (length == 0) {
+            out += '?';
+            ++i;
+        } else {
+            out.append(text, i, length);
+            i += length;
+        }
+    }
+    return out;
+}
+
 // An error message about `path` as a reason to show beside that path: "a.png: empty file" → "empty
 // file", so that a report of (path, reason) pairs does not print the path twice.
 inline std::string reasonAbout(const std::string &path, const std::string &message)

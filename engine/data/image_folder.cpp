@@ -38,6 +38,12 @@ std::vector<fs::path> sortedEntries(const fs::path &dir, std::vector<ScanIssue> 
             issues.push_back({dir.string(), "listing stopped early (" + ec.message() + ")"});
             break;
         }
+        // Names are recorded as text (JSON reports, the project database), which must be UTF-8.
+        if (!isValidUtf8(it->path().filename().string())) {
+            issues.push_back({asUtf8(it->path().string()), "its name is not valid UTF-8 (an old or foreign "
+                                                                   "encoding); rename it to use it"});
+            continue;
+        }
         out.push_back(it->path());
     }
     std::sort(out.begin(), out.end(), [](const fs::path &a, const fs::path &b) { return a.string() < b.string(); });
@@ -170,6 +176,9 @@ ImageFolder ImageFolder::scan(const std::string &rootPath)
     f.root = rootPath;
     const fs::path root(rootPath);
     std::error_code ec;
+    if (!isValidUtf8(rootPath))
+        throw Error(asUtf8(rootPath) + ": the folder's path is not valid UTF-8 (an old or foreign encoding); "
+                                               "rename the folder, or move the images to a folder with a UTF-8 name");
     if (!fs::exists(root, ec))
         throw Error(rootPath + ": folder not found");
     if (!fs::is_directory(root, ec))
