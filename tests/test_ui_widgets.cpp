@@ -236,6 +236,16 @@ void TestUiWidgets::trainWizardSpecPassesTheEngine()
         }
     }
     wizard.setMethod(QStringLiteral("sep"));
+    // 4 images per class and the default 16 shots: the engine's plan has no test image, and the
+    // review page says so before anything starts; with 2 shots it does not.
+    nlohmann::json noTest = wizard.spec();
+    noTest["shots"] = 16;
+    const auto warnings = facade::planWarnings(noTest);
+    QVERIFY(std::any_of(warnings.begin(), warnings.end(),
+                        [](const std::string &w) { return w.find("test set would have no images") != std::string::npos; }));
+    noTest["shots"] = 2;
+    for (const auto &w : facade::planWarnings(noTest))
+        QVERIFY2(w.find("test set would have no images") == std::string::npos, w.c_str());
     // A value outside the engine's range is refused with the key named.
     nlohmann::json bad = wizard.spec();
     bad["train"]["epochs"] = 0;

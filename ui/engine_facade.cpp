@@ -100,6 +100,20 @@ std::vector<Preset> presets(const std::string &method)
     return out;
 }
 
+std::vector<std::string> planWarnings(const nlohmann::json &specJson)
+{
+    const auto spec = train::RunSpec::fromJson(specJson, "run options");
+    const auto plan = train::planRunData(spec, spec.data);
+    std::vector<std::string> out;
+    for (const auto &[set, images] : plan.tests)
+        if (images.empty())
+            out.push_back("The '" + set + "' test set would have no images: with " + std::to_string(spec.shots)
+                          + " shots every image of its classes is a training shot, so the run would finish without "
+                            "any evaluation. Use fewer shots, or add images.");
+    out.insert(out.end(), plan.notes.begin(), plan.notes.end());
+    return out;
+}
+
 nlohmann::json defaultSpec()
 {
     train::RunSpec spec;

@@ -67,6 +67,12 @@ struct Preset {
 };
 std::vector<Preset> presets(const std::string &method);
 
+// What a person must know before starting a run of `spec`, from the engine's own plan (the data
+// folder's names are scanned, no model is loaded): a test set without images (the run would finish
+// with no evaluation), classes with fewer images than shots. Empty when all is well; sep::Error when
+// the spec or the folder cannot be read.
+std::vector<std::string> planWarnings(const nlohmann::json &spec);
+
 // A run spec (train::RunSpec::toJson) with the engine's defaults.
 nlohmann::json defaultSpec();
 // Validates a spec as trainRun would read it and returns it normalised (every option filled in).

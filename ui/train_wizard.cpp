@@ -307,6 +307,18 @@ void TrainWizard::updateReview()
         }
         html += QStringLiteral("</table><br>");
     }
+    // The engine's plan, before anything starts: a run that would test on nothing is said here.
+    try {
+        const auto warnings = facade::planWarnings(s);
+        if (!warnings.empty()) {
+            html += QStringLiteral("<span style='color:#ef6c00'><b>%1</b><ul>").arg(tr("Before you start:").toHtmlEscaped());
+            for (const auto &w : warnings)
+                html += QStringLiteral("<li>%1</li>").arg(qs(w).toHtmlEscaped());
+            html += QStringLiteral("</ul></span>");
+        }
+    } catch (const std::exception &e) {
+        html += QStringLiteral("<span style='color:#c62828'>%1</span>").arg(qs(e.what()).toHtmlEscaped());
+    }
     m_review->setText(html);
 
     // The estimate needs the model's size: read once per weights file, in a job.

@@ -94,9 +94,10 @@ struct Prepared {
     std::unique_ptr<prompt::Method> method;
 };
 
-Prepared prepare(const RunSpec &spec, const std::string &dataDir, const Hooks &hooks)
+} // namespace
+
+data::RunData planRunData(const RunSpec &spec, const std::string &dataDir, const Hooks &hooks)
 {
-    Prepared p;
     auto folder = data::ImageFolder::scan(dataDir);
     for (size_t i = 0; i < folder.classFolders.size(); ++i) {
         const auto name = spec.classNames.find(folder.classFolders[i]);
@@ -109,7 +110,15 @@ Prepared prepare(const RunSpec &spec, const std::string &dataDir, const Hooks &h
     split.shots = spec.shots;
     split.seed = spec.seed;
     split.baseToNew = spec.baseToNew;
-    p.plan = data::planRun(folder, split);
+    return data::planRun(folder, split);
+}
+
+namespace {
+
+Prepared prepare(const RunSpec &spec, const std::string &dataDir, const Hooks &hooks)
+{
+    Prepared p;
+    p.plan = planRunData(spec, dataDir, hooks);
     for (const auto &note : p.plan.notes)
         hooks.info(note);
 

@@ -15,6 +15,7 @@
 //   auto summary = sep::train::trainRun(spec, "runs/pets-sep", /*resume=*/false, hooks);
 
 #include "engine/core/hooks.h"
+#include "engine/data/few_shot.h"
 #include "engine/train/evaluator.h"
 #include "engine/train/trainer.h"
 
@@ -86,5 +87,9 @@ std::map<std::string, EvalResult> evaluateRun(const std::string &runDir, const s
                                               const std::string &split, int64_t batch, const Hooks &hooks);
 
 RunSpec readRunSpec(const std::string &runDir);
+
+// What a run of `spec` on `dataDir` would train and test on (the scan's issues go to hooks.warn),
+// without loading a model: the rule trainRun follows, for front ends to check a run before it starts.
+data::RunData planRunData(const RunSpec &spec, const std::string &dataDir, const Hooks &hooks = {});
 
 } // namespace sep::train
