@@ -3,7 +3,7 @@
 #include "engine/core/error.h"
 #include "engine/core/text.h"
 #include "engine/core/files.h"
-#include "engine/prompt/method.h"
+#include "engine/prompt/registry.h"
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
 #include "projects/blob.h"
@@ -1208,12 +1208,11 @@ std::vector<std::string> ProjectStore::check()
     // What the store relies on beyond SQLite's own checks: each run's columns and spec as the code
     // that reads them expects, and its folder inside the project's.
     {
-        const auto names = prompt::methodNames();
         auto runs = db.prepare("SELECT id, method, spec, shots, typeof(shots), seed, typeof(seed), folder FROM runs ORDER BY id");
         while (runs.step()) {
             const std::string run = "run " + std::to_string(runs.integer(0));
             const std::string method = runs.text(1);
-            if (std::find(names.begin(), names.end(), method) == names.end())
+            if (!prompt::findMethod(method))
                 problems.push_back(run + ": unknown method '" + shortened(method, 40) + "'");
             if (runs.text(4) != "integer" || runs.integer(3) < 1)
                 problems.push_back(run + ": its shots column holds '" + shortened(runs.text(3), 40) + "', not a whole number ≥ 1");

@@ -316,8 +316,16 @@ void checkWebpSize(const std::vector<uint8_t> &b, const std::string &name)
         failShort(name, "WebP", needed, b.size());
 }
 
-void checkJpegStructure(const std::vector<uint8_t> &b, const std::string &name)
+// A frame size declared in an image's header.
+struct Dimensions {
+    uint64_t width = 0, height = 0;   // 0 × 0: not known from the header
+};
+
+// Walks every segment; returns the frame size of the first start-of-frame segment (SOF0..SOF15
+// without DHT, JPG and DAC), which the size limits need before decoding.
+Dimensions checkJpegStructure(const std::vector<uint8_t> &b, const std::string &name)
 {
+    Dimensions frame;
     const size_t n = b.size();
     auto truncated = [&](const std::string &where) {
         fail(name, "JPEG data is truncated (the file ends " + where + " after " + std::to_string(n)
@@ -334,7 +342,7 @@ void checkJpegStructure(const std::vector<uint8_t> &b, const std::string &name)
             truncated("between segments");
         const uint8_t marker = b[pos++];
         if (marker == 0xD9) // EOI; anything after it (camera trailers, padding) is ignored
-            return;
+            return frame;
         if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8))
             continue; // markers without a length field
         if (pos + 2 > n)
@@ -345,6 +353,9 @@ void checkJpegStructure(const std::vector<uint8_t> &b, const std::string &name)
                            + " has an invalid length). Re-download or re-export the image.");
         if (pos + length > n)
             truncated("inside a segment");
+        const bool startOfFrame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        if (startOfFrame && frame.width == 0 && frame.height == 0 && length >= 7)
+            frame = {(size_t(b[pos + 5]) << 8) | b[pos + 6], (size_t(b[pos + 3]) << 8) | b[pos + 4]};
         pos += length;
         if (marker != 0xDA)
             continue;
@@ -369,12 +380,9 @@ void checkJpegStructure(const std::vector<uint8_t> &b, const std::string &name)
 // Size limits, checked from the header before any pixel is decoded: a few hundred bytes of PNG or
 // JPEG may declare gigapixels.
 
-struct Dimensions {
-    uint64_t width = 0, height = 0;   // 0 × 0: this format's header is not read here
-};
-
-// The frame size a compressed format declares. Uncompressed formats (BMP, PNM) are bounded by their
-// file size, checked above; TIFF and the rest by OpenCV's own pixel limit.
+// The frame size PNG, GIF and WebP declare (JPEG's comes from checkJpegStructure's walk). Uncompressed
+// formats (BMP, PNM) are bounded by their file size, checked above; TIFF and the rest by the check
+// after decoding.
 Dimensions headerDimensions(const std::vector<uint8_t> &b, const std::string &format)
 {
     const size_t n = b.size();
@@ -390,27 +398,6 @@ Dimensions headerDimensions(const std::vector<uint8_t> &b, const std::string &fo
         if (startsWith(b, 12, "VP8L", 4) && n >= 25) {
             const uint32_t bits = readLittleEndian32(&b[21]);
             return {1 + (bits & 0x3fff), 1 + ((bits >> 14) & 0x3fff)};
-        }
-    }
-    if (format == "JPEG") {
-        // The first start-of-frame segment (SOF0..SOF15 without DHT, JPG and DAC) holds the size.
-        size_t pos = 2;
-        while (pos + 9 < n) {
-            while (pos < n && b[pos] != 0xFF)
-                ++pos;
-            while (pos < n && b[pos] == 0xFF)
-                ++pos;
-            if (pos + 8 >= n)
-                break;
-            const uint8_t marker = b[pos++];
-            if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9))
-                continue;
-            const size_t length = (size_t(b[pos]) << 8) | b[pos + 1];
-            if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC)
-                return {(size_t(b[pos + 5]) << 8) | b[pos + 6], (size_t(b[pos + 3]) << 8) | b[pos + 4]};
-            if (length < 2 || marker == 0xDA)
-                break;
-            pos += length;
         }
     }
     return {};
@@ -773,10 +760,11 @@ cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name, 
     if (kind.surelyNotImage)
         fail(name, "not an image file (unrecognised format; looks like " + kind.looksLike
                        + "). Check that the path points to a PNG, JPEG, BMP, WebP, TIFF or PPM image.");
+    Dimensions declared;
     if (kind.format == "PNG")
         checkPngStructure(bytes, name);
     else if (kind.format == "JPEG")
-        checkJpegStructure(bytes, name);
+        declared = checkJpegStructure(bytes, name);
     else if (kind.format == "BMP")
         checkBmpSize(bytes, name);
     else if (kind.format == "PNM (PBM/PGM/PPM)")
@@ -784,8 +772,10 @@ cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name, 
     else if (kind.format == "WebP")
         checkWebpSize(bytes, name);
 
-    if (const Dimensions d = headerDimensions(bytes, kind.format); d.width > 0 || d.height > 0)
-        checkLimits(d.width, d.height, name, kind.format);
+    if (kind.format != "JPEG")
+        declared = headerDimensions(bytes, kind.format);
+    if (declared.width > 0 || declared.height > 0)
+        checkLimits(declared.width, declared.height, name, kind.format);
 
     cv::Mat decoded;
     try {

@@ -230,10 +230,7 @@ RunSpec RunSpec::fromJson(const nlohmann::json &j, const std::string &source)
         s.selections = j.value("selections", true);
         s.clsAttention = j.value("cls_attention", false);
         s.classNames = j.value("class_names", std::map<std::string, std::string>{});
-        const auto names = prompt::methodNames();
-        if (std::find(names.begin(), names.end(), s.method) == names.end())
-            throw Error(source + ": unknown method '" + shortened(s.method, 40) + "'");
-        try {
+        try {   // an unknown method is refused here too, with the known names
             prompt::makeMethodOptionsCheck(s.method, s.methodOptions);
         } catch (const Error &e) {
             throw Error(source + ": " + e.what());
