@@ -793,6 +793,11 @@ void TestImage::decodeRefusesOversizeBeforeDecoding()
                  && msg.contains(QStringLiteral("SEP_MAX_IMAGE_PIXELS")),
              qPrintable(msg));
 
+    // 20 bytes of ASCII PGM declaring 10 gigapixels: refused from the header, not allocated by the decoder.
+    const std::string pgm = "P2\n100000 100000\n255\n3";
+    msg = errorOf(std::vector<uint8_t>(pgm.begin(), pgm.end()), "huge.pgm");
+    QVERIFY2(msg.contains(QStringLiteral("huge.pgm")) && msg.contains(QStringLiteral("SEP_MAX_IMAGE_PIXELS")), qPrintable(msg));
+
     // A 1 × 300000 strip decodes to little, but its shorter side resized to 224 would not.
     const QByteArray strip = encode(".png", cv::Mat(1, 300000, CV_8UC3, cv::Scalar(1, 2, 3)));
     QVERIFY(strip.size() < 20000);

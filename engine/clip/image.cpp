@@ -272,12 +272,18 @@ void checkBmpSize(const std::vector<uint8_t> &b, const std::string &name)
         failShort(name, "BMP", needed, n);
 }
 
-// Binary PNM (P4 bitmap, P5 gray, P6 colour): header tokens, then exactly width·height samples.
-void checkPnmSize(const std::vector<uint8_t> &b, const std::string &name)
+// A frame size declared in an image's header.
+struct Dimensions {
+    uint64_t width = 0, height = 0;   // 0 × 0: not known from the header
+};
+
+// PNM: header tokens, then (binary P4, P5, P6) exactly width·height samples. Returns the declared
+// size for every variant: 20 bytes of ASCII PGM may declare a billion pixels.
+Dimensions checkPnmSize(const std::vector<uint8_t> &b, const std::string &name)
 {
     const char kind = char(b[1]);
-    if (kind != '4' && kind != '5' && kind != '6')
-        return; // ASCII variants have no fixed size
+    if (kind < '1' || kind > '6')
+        return {};
     size_t pos = 2;
     auto nextNumber = [&](uint64_t &value) {
         for (;;) { // whitespace and '#' comments may sit between tokens
@@ -298,14 +304,18 @@ void checkPnmSize(const std::vector<uint8_t> &b, const std::string &name)
         return true;
     };
     uint64_t width = 0, height = 0, maxValue = 1;
-    if (!nextNumber(width) || !nextNumber(height) || (kind != '4' && !nextNumber(maxValue)))
+    const bool bitmap = kind == '1' || kind == '4';
+    if (!nextNumber(width) || !nextNumber(height) || (!bitmap && !nextNumber(maxValue)))
         fail(name, "PNM data is truncated or corrupt (incomplete header). Re-download or re-export the image.");
+    if (kind < '4')
+        return {width, height};   // ASCII samples have no fixed size
     ++pos; // the single whitespace byte that ends the header
     const double bytesPerSample = maxValue > 255 ? 2 : 1;
     const double rowBytes = kind == '4' ? double((width + 7) / 8) : double(width) * (kind == '6' ? 3 : 1) * bytesPerSample;
     const double needed = double(pos) + rowBytes * double(height);
     if (needed > double(b.size()))
         failShort(name, "PNM", needed, b.size());
+    return {width, height};
 }
 
 // A RIFF file records its own length; libwebp refuses one that is shorter.
@@ -315,11 +325,6 @@ void checkWebpSize(const std::vector<uint8_t> &b, const std::string &name)
     if (needed > double(b.size()))
         failShort(name, "WebP", needed, b.size());
 }
-
-// A frame size declared in an image's header.
-struct Dimensions {
-    uint64_t width = 0, height = 0;   // 0 × 0: not known from the header
-};
 
 // Walks every segment; returns the frame size of the first start-of-frame segment (SOF0..SOF15
 // without DHT, JPG and DAC), which the size limits need before decoding.
@@ -768,11 +773,11 @@ cv::Mat decodeImage(const std::vector<uint8_t> &bytes, const std::string &name, 
     else if (kind.format == "BMP")
         checkBmpSize(bytes, name);
     else if (kind.format == "PNM (PBM/PGM/PPM)")
-        checkPnmSize(bytes, name);
+        declared = checkPnmSize(bytes, name);
     else if (kind.format == "WebP")
         checkWebpSize(bytes, name);
 
-    if (kind.format != "JPEG")
+    if (declared.width == 0 && declared.height == 0)
         declared = headerDimensions(bytes, kind.format);
     if (declared.width > 0 || declared.height > 0)
         checkLimits(declared.width, declared.height, name, kind.format);
