@@ -12,6 +12,7 @@
 #include "engine/export/explain.h"
 #include "engine/export/predictor.h"
 #include "engine/export/reference_import.h"
+#include "engine/export/run_export.h"
 #include "engine/io/safetensors.h"
 #include "engine/prompt/coop.h"
 #include "engine/prompt/sep_method.h"
@@ -74,6 +75,9 @@ private Q_SLOTS:
     void tamperedBundlesAreRefused();
     void hostileZipEntriesAreRefused();
     void backboneFoundBesideByChecksum();
+    void builtinBackboneFoundWithoutBeingIncluded();
+    void baseToNewExportKeepsEveryClass();
+    void predictorTakesOtherClasses();
     void classifierOfTextOnlyMethods();
     void referenceCheckpointLandsTensorByTensor();
     void referenceCheckpointErrors();
@@ -82,6 +86,10 @@ private Q_SLOTS:
 
 private:
     std::unique_ptr<prompt::SepMethod> trainedSep(clip::LoadedClip &clip);
+    clip::LoadedClip loadTinyClip() const;
+    PredictorOptions tinyBackbone() const;   // the tiny model given to a predictor explicitly
+    // A SEP run of 2 shots on the colour images, trained in `runDir`; returns runDir.
+    std::string trainSepRun(const std::string &runDir, bool baseToNew, int64_t epochs);
     QTemporaryDir m_dir;
     test::ModelFiles m_model;
     std::vector<std::string> m_images;
@@ -110,6 +118,37 @@ std::unique_ptr<prompt::SepMethod> TestExport::trainedSep(clip::LoadedClip &clip
     return sep;
 }
 
+clip::LoadedClip TestExport::loadTinyClip() const
+{
+    clip::LoadOptions load;
+    load.vocabPath = m_model.vocab;
+    return clip::loadClip(m_model.weights, load);
+}
+
+PredictorOptions TestExport::tinyBackbone() const
+{
+    PredictorOptions po;
+    po.weights = m_model.weights;
+    po.vocab = m_model.vocab;
+    return po;
+}
+
+std::string TestExport::trainSepRun(const std::string &runDir, bool baseToNew, int64_t epochs)
+{
+    train::RunSpec spec;
+    spec.data = m_dir.filePath(QStringLiteral("imgs")).toStdString();
+    spec.weights = m_model.weights;
+    spec.vocab = m_model.vocab;
+    spec.device = "cpu";
+    spec.method = "sep";
+    spec.shots = 2;
+    spec.baseToNew = baseToNew;
+    spec.train.epochs = epochs;
+    spec.train.batchSize = 4;
+    train::trainRun(spec, runDir, false, {});
+    return runDir;
+}
+
 void TestExport::predictorEqualsEvaluator_data()
 {
     QTest::addColumn<bool>("zip");
@@ -123,9 +162,7 @@ void TestExport::predictorEqualsEvaluator()
 {
     QFETCH(bool, zip);
     QFETCH(bool, include);
-    clip::LoadOptions load;
-    load.vocabPath = m_model.vocab;
-    auto clip = clip::loadClip(m_model.weights, load);
+    auto clip = loadTinyClip();
     auto sep = trainedSep(clip);
     QTemporaryDir out;
     const std::string path = out.filePath(QStringLiteral("m.sepmodel")).toStdString();
@@ -138,11 +175,7 @@ void TestExport::predictorEqualsEvaluator()
     const auto batch = data::loadBatch(m_images, clip.config().vision.imageSize);
     const auto want = sep->score(batch.pixels).logits;
 
-    PredictorOptions po;
-    if (!include) {
-        po.weights = m_model.weights;
-        po.vocab = m_model.vocab;
-    }
+    const PredictorOptions po = include ? PredictorOptions() : tinyBackbone();
     Predictor predictor(path, po);
     QCOMPARE(predictor.classNames(), sep->classes());
     std::vector<cv::Mat> images;
@@ -163,9 +196,7 @@ void TestExport::predictorEqualsEvaluator()
 
 void TestExport::bundleFilesFollowTheFormat()
 {
-    clip::LoadOptions load;
-    load.vocabPath = m_model.vocab;
-    auto clip = clip::loadClip(m_model.weights, load);
+    auto clip = loadTinyClip();
     auto sep = trainedSep(clip);
     QTemporaryDir out;
     const std::string path = out.filePath(QStringLiteral("m.sepmodel")).toStdString();
@@ -193,9 +224,7 @@ void TestExport::bundleFilesFollowTheFormat()
 
 void TestExport::tamperedBundlesAreRefused()
 {
-    clip::LoadOptions load;
-    load.vocabPath = m_model.vocab;
-    auto clip = clip::loadClip(m_model.weights, load);
+    auto clip = loadTinyClip();
     auto sep = trainedSep(clip);
     QTemporaryDir out;
     auto fresh = [&](const char *name, bool include) {
@@ -357,6 +386,103 @@ void TestExport::backboneFoundBesideByChecksum()
     QCOMPARE(QFileInfo(QString::fromStdString(exporting::resolveBackbone(bundle, {}))).fileName(), QStringLiteral("renamed.safetensors"));
 }
 
+void TestExport::builtinBackboneFoundWithoutBeingIncluded()
+{
+    // A bundle tuned on the built-in model runs with nothing beside it: the suggested command works.
+    QTemporaryDir builtin, out;
+    QVERIFY(QFile::copy(QString::fromStdString(m_model.weights), builtin.filePath(QStringLiteral("model.safetensors"))));
+    QVERIFY(QFile::copy(QString::fromStdString(m_model.vocab), builtin.filePath(QStringLiteral("merges.txt"))));
+    clip::LoadOptions load;
+    load.vocabPath = builtin.filePath(QStringLiteral("merges.txt")).toStdString();
+    auto clip = clip::loadClip(builtin.filePath(QStringLiteral("model.safetensors")).toStdString(), load);
+    auto sep = trainedSep(clip);
+    const std::string path = out.filePath(QStringLiteral("m.sepmodel")).toStdString();
+    exporting::writeBundle(path, *sep, clip, {}, {});
+    qputenv("SEP_BUILTIN_MODEL", builtin.path().toUtf8());
+    const auto bundle = exporting::readBundle(path);
+    QCOMPARE(QString::fromStdString(exporting::resolveBackbone(bundle, {})), builtin.filePath(QStringLiteral("model.safetensors")));
+    Predictor predictor(path);
+    QCOMPARE(predictor.classNames(), sep->classes());
+    // Another built-in model (retrained since) is not taken for it.
+    qputenv("SEP_BUILTIN_MODEL", m_dir.path().toUtf8() + "/nowhere");
+    expectError([&] { exporting::resolveBackbone(bundle, {}); }, {"needs its backbone"});
+    qunsetenv("SEP_BUILTIN_MODEL");
+}
+
+void TestExport::baseToNewExportKeepsEveryClass()
+{
+    // A base-to-new run tunes on amber and blue; coral is new. Its bundle must know coral too.
+    QTemporaryDir out;
+    const std::string run = trainSepRun(out.filePath(QStringLiteral("run")).toStdString(), true, 1);
+    const std::vector<std::string> base = {"amber", "blue"}, all = {"amber", "blue", "coral"};
+    QCOMPARE(exporting::runClasses(run).trained, base);
+
+    const std::string allPath = out.filePath(QStringLiteral("all.sepmodel")).toStdString();
+    const auto written = exporting::exportRun(run, allPath, {});
+    QCOMPARE(written.classes, all);
+    QCOMPARE(written.added, std::vector<std::string>{"coral"});
+    const auto manifest = exporting::readBundle(allPath).manifest;
+    QCOMPARE(manifest.classNames, all);
+    QCOMPARE(manifest.trainedClasses, base);
+    QCOMPARE(manifest.addedClasses(), std::vector<std::string>{"coral"});
+
+    exporting::RunExportOptions baseOnly;
+    baseOnly.trainedClassesOnly = true;
+    const std::string basePath = out.filePath(QStringLiteral("base.sepmodel")).toStdString();
+    QCOMPARE(exporting::exportRun(run, basePath, baseOnly).classes, base);
+
+    // Per-sample fusion scores each class on its own: the base columns of the all-class bundle equal
+    // the base-only bundle's logits, class by class.
+    const PredictorOptions po = tinyBackbone();
+    Predictor withAll(allPath, po), withBase(basePath, po);
+    for (const auto &image : {m_images[0], m_images[4], m_images[8]}) {
+        const auto a = withAll.classifyFile(image, 3), b = withBase.classifyFile(image, 2);
+        QCOMPARE(a.logits.size(), size_t(3));
+        for (size_t k = 0; k < 2; ++k)
+            QVERIFY2(std::abs(a.logits[k] - b.logits[k]) <= 1e-5f * std::max(1.0f, std::abs(b.logits[k])), image.c_str());
+    }
+
+    // Extra classes from a file; a list with a name twice is refused by line.
+    const QString extra = out.filePath(QStringLiteral("extra.txt"));
+    QFile f(extra);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("  dandelion \n\ncoral\n");
+    f.close();
+    exporting::RunExportOptions more;
+    more.extraClasses = exporting::readClassNames(extra.toStdString());
+    const auto grown = exporting::exportRun(run, out.filePath(QStringLiteral("more.sepmodel")).toStdString(), more);
+    QCOMPARE(grown.classes, (std::vector<std::string>{"amber", "blue", "coral", "dandelion"}));
+    QCOMPARE(grown.added, (std::vector<std::string>{"coral", "dandelion"}));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("dandelion\ncoral\ndandelion\n");
+    f.close();
+    expectError([&] { exporting::readClassNames(extra.toStdString()); }, {"class 3 ('dandelion') appears twice"});
+}
+
+void TestExport::predictorTakesOtherClasses()
+{
+    auto clip = loadTinyClip();
+    auto sep = trainedSep(clip);
+    QTemporaryDir out;
+    const std::string path = out.filePath(QStringLiteral("m.sepmodel")).toStdString();
+    exporting::writeBundle(path, *sep, clip, {}, {});
+    const PredictorOptions po = tinyBackbone();
+    Predictor predictor(path, po);
+    const auto before = predictor.classifyFile(m_images[0], 3);
+    // Reordered and one replaced: the kept classes keep their logits, wherever they now stand.
+    predictor.setClasses({"coral", "dandelion", "amber"});
+    QCOMPARE(predictor.classNames(), (std::vector<std::string>{"coral", "dandelion", "amber"}));
+    const auto after = predictor.classifyFile(m_images[0], 3);
+    QCOMPARE(after.logits.size(), size_t(3));
+    QVERIFY(std::abs(after.logits[0] - before.logits[2]) < 1e-5f);
+    QVERIFY(std::abs(after.logits[2] - before.logits[0]) < 1e-5f);
+    QCOMPARE(after.top.front().name, predictor.classNames()[static_cast<size_t>(after.top.front().index)]);
+    expectError([&] { predictor.setClasses({}); }, {"holds no class names"});
+    expectError([&] { predictor.setClasses({"amber", " "}); }, {"class 2 has an empty name"});
+    expectError([&] { predictor.setClasses({"amber", "amber"}); }, {"appears twice"});
+    QCOMPARE(predictor.classNames().size(), size_t(3));   // a refused list changes nothing
+}
+
 void TestExport::classifierOfTextOnlyMethods()
 {
     auto clip = test::tinyClip(m_dir.path().toStdString(), 6);
@@ -488,17 +614,7 @@ void TestExport::explanationPictureMarksTheSelectedPatches()
 void TestExport::exportAndPredictFromTheCommandLine()
 {
     QTemporaryDir out;
-    train::RunSpec spec;
-    spec.data = m_dir.filePath(QStringLiteral("imgs")).toStdString();
-    spec.weights = m_model.weights;
-    spec.vocab = m_model.vocab;
-    spec.device = "cpu";
-    spec.method = "sep";
-    spec.shots = 2;
-    spec.train.epochs = 2;
-    spec.train.batchSize = 4;
-    const std::string run = out.filePath(QStringLiteral("run")).toStdString();
-    train::trainRun(spec, run, false, {});
+    const std::string run = trainSepRun(out.filePath(QStringLiteral("run")).toStdString(), false, 2);
     const QString bundle = out.filePath(QStringLiteral("x.sepmodel")), explain = out.filePath(QStringLiteral("why"));
     QProcess p;
     p.start(QStringLiteral(SEP_CLI_PATH), {QStringLiteral("export"), QStringLiteral("--run"), QString::fromStdString(run),
@@ -517,6 +633,27 @@ void TestExport::exportAndPredictFromTheCommandLine()
     const std::string picture = j["results"][1]["explanation"].get<std::string>();
     const cv::Mat png = cv::imread(picture);
     QVERIFY2(!png.empty() && png.cols > 200, picture.c_str());
+    QCOMPARE(QFileInfo(QString::fromStdString(picture)).fileName(), QStringLiteral("1-explained.png"));
+
+    // Again into the same folder, with other classes: no explanation is overwritten, and the
+    // logits of the classes kept are the same.
+    const QString classes = out.filePath(QStringLiteral("classes.txt"));
+    QFile f(classes);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("coral\nsilver\n");
+    f.close();
+    p.start(QStringLiteral(SEP_CLI_PATH), {QStringLiteral("predict"), QStringLiteral("--model"), bundle,
+                                           QString::fromStdString(m_images[4]), QStringLiteral("--classes"), classes,
+                                           QStringLiteral("--json"), QStringLiteral("--explain"), explain});
+    QVERIFY(p.waitForFinished(120000));
+    QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+    const auto other = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    QCOMPARE(other["classes"], nlohmann::json({"coral", "silver"}));
+    QCOMPARE(other["results"][0]["logits"].size(), size_t(2));
+    QVERIFY(std::abs(other["results"][0]["logits"][0].get<float>() - j["results"][1]["logits"][2].get<float>()) < 1e-5f);
+    QCOMPARE(QFileInfo(QString::fromStdString(other["results"][0]["explanation"].get<std::string>())).fileName(),
+             QStringLiteral("1-explained-2.png"));
+    QVERIFY(QFileInfo::exists(QString::fromStdString(picture)));
     // The same images through the run's own evaluation give the same logits.
     Predictor predictor(bundle.toStdString());
     const auto again = predictor.classifyFile(m_images[0], 3);

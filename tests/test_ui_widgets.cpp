@@ -1,6 +1,7 @@
 // The desktop application's pieces that need no training: option pages generated from the engine's
 // tables, the confusion-matrix and runs models, the plot's batching, the new-project wizard's checks
 // and bad input through the window.
+#include "engine/core/data_paths.h"
 #include "engine/core/runtime.h"
 #include "engine/prompt/coop.h"
 #include "engine/prompt/method.h"
@@ -12,6 +13,7 @@
 #include "ui/confusion_model.h"
 #include "ui/curves_view.h"
 #include "ui/qcustomplot_wrap.h"
+#include "ui/export_dialog.h"
 #include "ui/engine_facade.h"
 #include "ui/jobs.h"
 #include "ui/log_dock.h"
@@ -34,6 +36,8 @@
 #include <QSpinBox>
 #include <QStackedWidget>
 #include <QStandardPaths>
+#include <QSettings>
+#include <QScrollArea>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QWheelEvent>
@@ -122,6 +126,9 @@ private Q_SLOTS:
     void advancedPageHasOneEditorPerOption();
     void trainWizardRebuildsEditorsPerMethod();
     void trainWizardSpecPassesTheEngine();
+    void trainWizardRemembersTheLastChoices();
+    void wheelScrollsThePageNotTheValue();
+    void exportCommandQuotesPaths();
     void confusionModelCells();
     void runsAggregateOverSeeds();
     void curvesBatchReplots();
@@ -132,13 +139,24 @@ private Q_SLOTS:
     void wizardRefusesFileAndEmptyFolder();
     void wizardCreatesProject();
     void wizardOffersBuiltinModel();
+    void wizardLocationExistsOrIsCreated();
     void windowRefusesWhatIsNotAProject();
 
 private:
+    projects::DatasetInfo colourDataset() const;   // m_data as a project lists it
     QTemporaryDir m_dir;
     test::ModelFiles m_model;
     QString m_data;
 };
+
+projects::DatasetInfo TestUiWidgets::colourDataset() const
+{
+    projects::DatasetInfo d;
+    d.root = m_data.toStdString();
+    d.classes = 4;
+    d.images = 16;
+    return d;
+}
 
 void TestUiWidgets::initTestCase()
 {
@@ -185,10 +203,7 @@ void TestUiWidgets::advancedPageHasOneEditorPerOption()
 
 void TestUiWidgets::trainWizardRebuildsEditorsPerMethod()
 {
-    projects::DatasetInfo d;
-    d.root = m_data.toStdString();
-    d.classes = 4;
-    d.images = 16;
+    const projects::DatasetInfo d = colourDataset();
     ProjectDefaults defaults;
     defaults.weights = QString::fromStdString(m_model.weights);
     TrainWizard wizard({d}, defaults);
@@ -204,10 +219,7 @@ void TestUiWidgets::trainWizardRebuildsEditorsPerMethod()
 
 void TestUiWidgets::trainWizardSpecPassesTheEngine()
 {
-    projects::DatasetInfo d;
-    d.root = m_data.toStdString();
-    d.classes = 4;
-    d.images = 16;
+    const projects::DatasetInfo d = colourDataset();
     ProjectDefaults defaults;
     defaults.weights = QString::fromStdString(m_model.weights);
     TrainWizard wizard({d}, defaults);
@@ -255,6 +267,79 @@ void TestUiWidgets::trainWizardSpecPassesTheEngine()
     } catch (const Error &e) {
         QVERIFY2(std::string(e.what()).find("epochs") != std::string::npos, e.what());
     }
+}
+
+void TestUiWidgets::trainWizardRemembersTheLastChoices()
+{
+    const projects::DatasetInfo d = colourDataset();
+    ProjectDefaults defaults;
+    defaults.weights = QString::fromStdString(m_model.weights);
+    defaults.method = QStringLiteral("coop");
+    const auto coopPresets = facade::presets("coop");
+    QVERIFY(coopPresets.size() >= 2);
+    defaults.preset = QString::fromStdString(coopPresets[1].name);
+    defaults.shots = 3;
+    defaults.seed = 7;
+    defaults.baseToNew = false;
+    const QString project = m_dir.filePath(QStringLiteral("remembered.sepproj"));
+    defaults.save(project);
+    TrainWizard wizard({d}, ProjectDefaults::load(project));
+    QCOMPARE(wizard.method(), QStringLiteral("coop"));
+    QCOMPARE(wizard.findChild<QComboBox *>(QStringLiteral("preset"))->currentText(), defaults.preset);
+    QCOMPARE(wizard.findChild<QSpinBox *>(QStringLiteral("trainShots"))->value(), 3);   // over the recipe's
+    QCOMPARE(wizard.findChild<QSpinBox *>(QStringLiteral("trainSeed"))->value(), 7);
+    const ProjectDefaults chosen = wizard.choices();
+    QCOMPARE(chosen.method, QStringLiteral("coop"));
+    QCOMPARE(chosen.preset, defaults.preset);
+    QCOMPARE(chosen.shots, 3);
+    QCOMPARE(chosen.baseToNew, false);
+    QCOMPARE(chosen.data, m_data);
+    // A method this version does not know falls back to SEP instead of an empty page.
+    defaults.method = QStringLiteral("retired-method");
+    TrainWizard other({d}, defaults);
+    QCOMPARE(other.method(), QStringLiteral("sep"));
+}
+
+void TestUiWidgets::wheelScrollsThePageNotTheValue()
+{
+    const auto groups = facade::optionGroups("sep");
+    QScrollArea scroll;
+    auto *editor = new OptionEditor(groups.front());
+    scroll.setWidget(editor);
+    scroll.resize(400, 150);   // far shorter than the options
+    scroll.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&scroll));
+    auto *spin = editor->findChild<QSpinBox *>();
+    QVERIFY(spin);
+    const nlohmann::json before = editor->values();
+    // Returns whether the spin box kept the event; a real (spontaneous) event that is not kept goes on
+    // to the scroll area. A synthesized one stops at its receiver, so that part is checked this way.
+    auto wheel = [&] {
+        const QPointF at(spin->width() / 2.0, spin->height() / 2.0);
+        QWheelEvent event(at, spin->mapToGlobal(at), QPoint(), QPoint(0, -120), Qt::NoButton, Qt::NoModifier,
+                          Qt::NoScrollPhase, false);
+        QApplication::sendEvent(spin, &event);
+        return event.isAccepted();
+    };
+    scroll.setFocus();
+    QVERIFY2(!wheel(), "the page should get the wheel");
+    QCOMPARE(editor->values(), before);
+    // Once the person clicks into it, the wheel changes the value as usual.
+    spin->setFocus();
+    QTRY_VERIFY(spin->hasFocus());
+    const int value = spin->value();
+    QVERIFY(wheel());
+    QVERIFY(spin->value() != value);
+}
+
+void TestUiWidgets::exportCommandQuotesPaths()
+{
+    QCOMPARE(ExportDialog::predictCommand(QStringLiteral("/data/m.sepmodel"), {}),
+             QStringLiteral("sep predict --model /data/m.sepmodel IMAGE…"));
+    QCOMPARE(ExportDialog::predictCommand(QStringLiteral("/home/me/My Models/pets.sepmodel"), QStringLiteral("/w/ViT B.pt")),
+             QStringLiteral("sep predict --model '/home/me/My Models/pets.sepmodel' --weights '/w/ViT B.pt' IMAGE…"));
+    QCOMPARE(ExportDialog::predictCommand(QStringLiteral("/tmp/it's $HOME.sepmodel"), {}),
+             QStringLiteral("sep predict --model '/tmp/it'\\''s $HOME.sepmodel' IMAGE…"));
 }
 
 void TestUiWidgets::confusionModelCells()
@@ -575,7 +660,7 @@ void TestUiWidgets::wizardCreatesProject()
 
 void TestUiWidgets::wizardOffersBuiltinModel()
 {
-    if (facade::builtinModelWeights().empty())
+    if (builtinModelWeights().empty())
         QSKIP("the built-in model is not installed in this tree (resources/models/builtin)");
     NewProjectWizard wizard;
     wizard.show();
@@ -598,7 +683,31 @@ void TestUiWidgets::wizardOffersBuiltinModel()
     wizard.button(QWizard::FinishButton)->click();
     QVERIFY(created.wait(60000));
     QCOMPARE(ProjectDefaults::load(m_dir.filePath(QStringLiteral("with-builtin.sepproj"))).weights,
-             QString::fromStdString(facade::builtinModelWeights()));
+             QString::fromStdString(builtinModelWeights()));
+}
+
+void TestUiWidgets::wizardLocationExistsOrIsCreated()
+{
+    // Offered first: a folder that exists, even where Documents does not.
+    QSettings().remove(QStringLiteral("newProject/location"));
+    QVERIFY(QFileInfo(NewProjectWizard::defaultLocation()).isDir());
+    // A location typed that does not exist yet is announced, then created on Next.
+    NewProjectWizard wizard;
+    wizard.show();
+    const QString fresh = m_dir.filePath(QStringLiteral("not/yet/there"));
+    wizard.setName(QStringLiteral("p"), fresh);
+    QVERIFY(wizard.findChild<QLabel *>(QStringLiteral("projectLocationNote"))->text().contains(QStringLiteral("will be created")));
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(NewProjectWizard::ModelPage));
+    QVERIFY(QFileInfo(fresh).isDir());
+    // A file where the folder should be is refused by name.
+    NewProjectWizard refused;
+    refused.show();
+    const QString file = m_dir.filePath(QStringLiteral("a-file"));
+    QFile(file).open(QIODevice::WriteOnly);
+    refused.setName(QStringLiteral("p"), file);
+    refused.next();
+    QCOMPARE(refused.currentId(), int(NewProjectWizard::NamePage));
 }
 
 void TestUiWidgets::windowRefusesWhatIsNotAProject()
@@ -642,3 +751,4 @@ int main(int argc, char **argv)
 }
 
 #include "test_ui_widgets.moc"
+

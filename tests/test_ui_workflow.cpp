@@ -2,6 +2,7 @@
 // progress and curves, cancel stops it (status cancelled) and resume finishes it; the main window
 // opens the project and shows its runs, curves, results and an image in the inspector; export writes
 // a bundle; screenshots of the main views are written to the build folder and must show content.
+#include "engine/export/bundle.h"
 #include "engine/core/runtime.h"
 #include "support/fixtures.h"
 #include "support/folder_snapshot.h"
@@ -226,6 +227,12 @@ void TestUiWorkflow::windowShowsTheProject()
             }
     // The dataset view lists the classes.
     QTRY_VERIFY_WITH_TIMEOUT(m_window->datasetView()->classNames().size() == 4, 20000);
+    // Picking a run in the Runs dock shows it in Results too, as in Curves.
+    for (const auto &r : m_window->session()->runs()) {
+        m_window->selectRun(r.id);
+        QCOMPARE(m_window->results()->currentRun(), r.id);
+    }
+    m_window->selectRun(m_finishedRun);
 }
 
 void TestUiWorkflow::inspectorRendersSelection()
@@ -267,6 +274,11 @@ void TestUiWorkflow::exportWritesBundle()
     QVERIFY(dialog.succeeded());
     QVERIFY(QFileInfo::exists(out + QStringLiteral("/manifest.json")));
     QVERIFY2(dialog.resultText().contains(out), qPrintable(dialog.resultText()));
+    // Base-to-new: the bundle knows the new classes as well, and says which were tuned on.
+    const auto manifest = exporting::readBundle(out.toStdString()).manifest;
+    QCOMPARE(manifest.classNames.size(), size_t(4));
+    QCOMPARE(manifest.trainedClasses.size(), size_t(2));
+    QVERIFY2(dialog.resultText().contains(QStringLiteral("--weights")), qPrintable(dialog.resultText()));
     // Exporting over it again is refused, the bundle kept.
     dialog.startExport();
     QVERIFY(dialog.resultText().contains(QStringLiteral("already exists")));

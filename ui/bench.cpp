@@ -4,6 +4,7 @@
 #include "ui/jobs.h"
 #include "ui/main_window.h"
 #include "ui/qt_convert.h"
+#include "engine/core/data_paths.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -72,7 +73,7 @@ void startUiBench(MainWindow *window, int seconds, const QString &weightsArg, co
 {
     auto b = std::make_shared<Bench>();
     b->window = window;
-    const QString weights = weightsArg.isEmpty() ? qs(facade::builtinModelWeights()) : weightsArg;
+    const QString weights = weightsArg.isEmpty() ? qs(builtinModelWeights()) : weightsArg;
     if (weights.isEmpty()) {
         std::fprintf(stderr, "bench-ui: no built-in model is installed; give one with --weights FILE\n");
         QTimer::singleShot(0, [] { QCoreApplication::exit(2); });

@@ -6,8 +6,9 @@
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/runtime.h"
-#include "engine/demo/demo.h"
+#include "engine/core/data_paths.h"
 #include "engine/export/bundle.h"
+#include "engine/export/run_export.h"
 #include "engine/io/safetensors.h"
 #include "engine/prompt/method.h"
 #include "engine/prompt/registry.h"
@@ -47,16 +48,6 @@ ModelSummary inspectModel(const std::string &weights, const std::string &vocab)
     s.visionFlops = config.visionFlops();
     s.textFlops = config.textFlops(std::min<int64_t>(config.text.contextLength, 20));
     return s;
-}
-
-std::string builtinModelWeights()
-{
-    const std::string dir = demo::builtinModelPath();
-    if (dir.empty())
-        return {};
-    std::error_code ec;
-    const std::string weights = dir + "/model.safetensors";
-    return fs::exists(weights, ec) ? weights : std::string();
 }
 
 std::vector<std::string> methods() { return prompt::methodNames(); }
@@ -272,42 +263,37 @@ projects::ScanReport createProject(const std::string &projectPath, const std::st
     return report;
 }
 
-ExportOutcome exportRun(const std::string &project, int64_t runId, const std::string &out, bool includeBackbone, bool zip,
-                        const Hooks &hooks)
+ExportOutcome exportRun(const ExportRequest &request, const Hooks &hooks)
 {
-    auto store = openWritable(project, "SEP Studio (export)");
-    const projects::RunInfo info = store.run(runId);
+    auto store = openWritable(request.project, "SEP Studio (export)");
+    const projects::RunInfo info = store.run(request.runId);
     if (info.status != "finished")
-        throw Error("run " + std::to_string(runId) + " is " + info.displayStatus()
+        throw Error("run " + std::to_string(request.runId) + " is " + info.displayStatus()
                     + "; only finished runs can be exported (resume it first)");
-    const std::string folder = info.folder;
-    const auto spec = train::readRunSpec(folder);
-    hooks.info("loading " + spec.weights);
-    clip::LoadOptions load;
-    load.configPath = spec.config;
-    load.vocabPath = spec.vocab;
-    auto clip = clip::loadClip(spec.weights, load);
-    auto method = prompt::makeMethod(spec.method, clip, spec.methodOptions);
-    const auto runJson = nlohmann::json::parse(readFile(folder + "/run.json"));
-    const auto classes = runJson.at("plan").at("train_classes").get<std::vector<std::string>>();
-    method->setClasses(classes);
-    if (method->trainable()) {
-        const auto path = train::Trainer::checkpointPath(folder + "/checkpoints");
-        method->loadState(io::readSafetensors(path), path);
-    }
-    nlohmann::json metrics = nlohmann::json::object();
+    exporting::RunExportOptions o;
+    o.bundle.includeBackbone = request.includeBackbone;
+    o.bundle.zip = request.zip;
+    o.trainedClassesOnly = request.trainedClassesOnly;
+    if (!request.extraClassesFile.empty())
+        o.extraClasses = exporting::readClassNames(request.extraClassesFile);
+    const auto written = exporting::exportRun(info.folder, request.out, o, hooks);
+    store.recordExport(request.runId, request.out,
+                       {{"include_backbone", request.includeBackbone}, {"zip", request.zip},
+                        {"classes", written.classes.size()}, {"added_classes", written.added.size()}});
+    ExportOutcome out;
+    out.path = request.out;
+    out.method = written.method;
+    out.classes = static_cast<int64_t>(written.classes.size());
+    out.added = static_cast<int64_t>(written.added.size());
+    out.backboneIncluded = request.includeBackbone;
+    // The command to run it: the backbone is found inside the bundle, beside it, or as the built-in
+    // model; any other needs --weights.
+    const auto spec = train::readRunSpec(info.folder);
     std::error_code ec;
-    if (fs::exists(folder + "/summary.json", ec))
-        metrics = nlohmann::json::parse(readFile(folder + "/summary.json"));
-    if (hooks.cancelled())
-        throw Cancelled{};
-    exporting::ExportOptions o;
-    o.includeBackbone = includeBackbone;
-    o.zip = zip;
-    hooks.info("writing " + out);
-    exporting::writeBundle(out, *method, clip, metrics, o);
-    store.recordExport(runId, out, {{"include_backbone", includeBackbone}, {"zip", zip}});
-    return {out, method->name(), static_cast<int64_t>(classes.size()), includeBackbone};
+    const bool builtin = fs::equivalent(spec.weights, builtinModelWeights(), ec);
+    if (!request.includeBackbone && !builtin)
+        out.weightsNeeded = spec.weights;
+    return out;
 }
 
 } // namespace sep::ui::facade

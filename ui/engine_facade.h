@@ -44,9 +44,6 @@ struct ModelSummary {
 // what is wrong (not weights, no vocabulary beside them, …). Worker thread.
 ModelSummary inspectModel(const std::string &weights, const std::string &vocab = {});
 
-// The built-in small model's weights file, "" when it is not installed.
-std::string builtinModelWeights();
-
 // ---- methods and their options (one source of truth: the engine's OptionTables)
 struct OptionGroup {
     std::string key;                  // where the values live in a run spec: "method_options" or "train"
@@ -115,13 +112,23 @@ TrainOutcome trainInProject(const TrainRequest &request, const Hooks &hooks, con
 projects::ScanReport createProject(const std::string &projectPath, const std::string &dataRoot, const Hooks &hooks,
                                    const std::map<std::string, std::string> &classNames = {});
 
-// Writes the exported bundle (engine/export/bundle.h) of a run's folder; returns what was written.
+// Writes the exported bundle (engine/export/run_export.h) of a finished run of the project and records
+// the export there; returns what was written.
+struct ExportRequest {
+    std::string project;
+    int64_t runId = 0;
+    std::string out;
+    bool includeBackbone = false, zip = false;
+    bool trainedClassesOnly = false;   // default: every class of the run's data, new classes too
+    std::string extraClassesFile;      // class names (one per line) to add, "" for none
+};
 struct ExportOutcome {
     std::string path, method;
     int64_t classes = 0;
+    int64_t added = 0;                 // classes the run was not tuned on
     bool backboneIncluded = false;
+    std::string weightsNeeded;         // the weights `sep predict` must be given (--weights), "" when found alone
 };
-ExportOutcome exportRun(const std::string &project, int64_t runId, const std::string &out, bool includeBackbone, bool zip,
-                        const Hooks &hooks);
+ExportOutcome exportRun(const ExportRequest &request, const Hooks &hooks);
 
 } // namespace sep::ui::facade

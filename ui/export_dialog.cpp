@@ -17,13 +17,14 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QUrl>
 #include <QVBoxLayout>
 
 namespace sep::ui {
 
 ExportDialog::ExportDialog(const QString &project, const std::vector<projects::RunInfo> &runs, int64_t preselect, QWidget *parent)
-    : QDialog(parent), m_project(project)
+    : QDialog(parent), m_project(project), m_runs(runs)
 {
     setWindowTitle(tr("Export tuned model"));
     setObjectName(QStringLiteral("exportDialog"));
@@ -44,6 +45,18 @@ ExportDialog::ExportDialog(const QString &project, const std::vector<projects::R
     row->addWidget(browse);
     m_backbone = new QCheckBox(tr("Include the backbone weights, so the bundle runs alone"));
     m_zip = new QCheckBox(tr("One zip file instead of a folder"));
+    m_newClasses = new QCheckBox;
+    m_newClasses->setObjectName(QStringLiteral("exportNewClasses"));
+    m_newClasses->setChecked(true);
+    m_newClasses->setToolTip(tr("The learned context is shared by all classes, so the bundle can also recognise the classes "
+                                "the run held out for testing. Without them it answers every image with a base class."));
+    m_extraClasses = new QLineEdit;
+    m_extraClasses->setObjectName(QStringLiteral("exportExtraClasses"));
+    m_extraClasses->setPlaceholderText(tr("optional: a text file with one class name per line"));
+    auto *browseClasses = new QPushButton(tr("Browse…"));
+    auto *classesRow = new QHBoxLayout;
+    classesRow->addWidget(m_extraClasses, 1);
+    classesRow->addWidget(browseClasses);
     m_result = new QLabel;
     m_result->setObjectName(QStringLiteral("exportResult"));
     m_result->setWordWrap(true);
@@ -65,6 +78,8 @@ ExportDialog::ExportDialog(const QString &project, const std::vector<projects::R
     auto *form = new QFormLayout;
     form->addRow(tr("Run:"), m_run);
     form->addRow(tr("Bundle:"), row);
+    form->addRow(m_newClasses);
+    form->addRow(tr("More classes:"), classesRow);
     form->addRow(m_backbone);
     form->addRow(m_zip);
     auto *l = new QVBoxLayout(this);
@@ -79,8 +94,14 @@ ExportDialog::ExportDialog(const QString &project, const std::vector<projects::R
         m_result->setText(tr("No finished run to export yet: train one first (Run ▸ Train…)."));
         m_export->setEnabled(false);
     }
-    suggestPath();
-    connect(m_run, &QComboBox::currentIndexChanged, this, &ExportDialog::suggestPath);
+    runChanged();
+    connect(m_run, &QComboBox::currentIndexChanged, this, &ExportDialog::runChanged);
+    connect(browseClasses, &QPushButton::clicked, this, [this] {
+        const QString f = QFileDialog::getOpenFileName(this, tr("Class names"), m_extraClasses->text(),
+                                                       tr("Text files (*.txt);;All files (*)"));
+        if (!f.isEmpty())
+            m_extraClasses->setText(f);
+    });
     connect(m_zip, &QCheckBox::toggled, this, &ExportDialog::suggestPath);
     connect(browse, &QPushButton::clicked, this, [this] {
         const QString f = QFileDialog::getSaveFileName(this, tr("Bundle"), m_out->text(), tr("SEP model (*.sepmodel)"));
@@ -92,6 +113,37 @@ ExportDialog::ExportDialog(const QString &project, const std::vector<projects::R
     connect(m_openFolder, &QPushButton::clicked, this, [this] {
         QDesktopServices::openUrl(QUrl::fromLocalFile(QFileInfo(output()).absolutePath()));
     });
+}
+
+void ExportDialog::runChanged()
+{
+    suggestPath();
+    const qint64 id = m_run->currentData().toLongLong();
+    const auto it = std::find_if(m_runs.begin(), m_runs.end(), [id](const projects::RunInfo &r) { return r.id == id; });
+    int newClasses = 0;
+    if (it != m_runs.end() && it->baseToNew) {
+        const auto plan = it->plan.value("test_classes", nlohmann::json::object());
+        newClasses = static_cast<int>(plan.value("new", nlohmann::json::array()).size());
+    }
+    m_newClasses->setText(tr("Recognise the %n new class(es) too (held out from tuning; base-to-new run)", nullptr, newClasses));
+    m_newClasses->setVisible(newClasses > 0);
+}
+
+QString ExportDialog::predictCommand(const QString &bundle, const QString &weights)
+{
+    // POSIX shell quoting: plain words stay as they are, anything else goes in single quotes.
+    auto quoted = [](const QString &word) {
+        static const QRegularExpression plain(QStringLiteral("^[A-Za-z0-9_./:=@%+,-]+$"));
+        if (plain.match(word).hasMatch())
+            return word;
+        QString q = word;
+        q.replace(QLatin1Char('\''), QStringLiteral("'\\''"));
+        return QStringLiteral("'%1'").arg(q);
+    };
+    QString command = QStringLiteral("sep predict --model %1").arg(quoted(bundle));
+    if (!weights.isEmpty())
+        command += QStringLiteral(" --weights %1").arg(quoted(weights));
+    return command + QStringLiteral(" IMAGE…");
 }
 
 void ExportDialog::suggestPath()
@@ -120,7 +172,15 @@ void ExportDialog::startExport()
     m_export->setEnabled(false);
     m_progress->show();
     m_result->setText(tr("Writing %1 …").arg(out));
-    auto *job = new ExportJob(m_project, m_run->currentData().toLongLong(), out, m_backbone->isChecked(), m_zip->isChecked());
+    facade::ExportRequest request;
+    request.project = ss(m_project);
+    request.runId = m_run->currentData().toLongLong();
+    request.out = ss(out);
+    request.includeBackbone = m_backbone->isChecked();
+    request.zip = m_zip->isChecked();
+    request.trainedClassesOnly = m_newClasses->isVisible() && !m_newClasses->isChecked();
+    request.extraClassesFile = ss(m_extraClasses->text().trimmed());
+    auto *job = new ExportJob(request);
     connect(job, &Job::logged, this, &ExportDialog::log);
     connect(job, &Job::done, this, [this, job](Job::Status status, const QString &message) {
         m_progress->hide();
@@ -128,10 +188,15 @@ void ExportDialog::startExport()
         if (status == Job::Succeeded) {
             m_ok = true;
             const auto &o = job->outcome;
-            m_result->setText(tr("<b>Written:</b> %1<br>%2 over %3 classes, %4.<br>Run it with <tt>sep predict --model %1 IMAGE…</tt>")
-                                  .arg(qs(o.path).toHtmlEscaped(), qs(facade::methodTitle(o.method)))
-                                  .arg(o.classes)
-                                  .arg(o.backboneIncluded ? tr("backbone included") : tr("backbone found by checksum beside it or given with --weights")));
+            const QString classes = o.added > 0 ? tr("%n class(es)", nullptr, static_cast<int>(o.classes))
+                                                      + tr(" (%n not tuned on)", nullptr, static_cast<int>(o.added))
+                                                : tr("%n class(es)", nullptr, static_cast<int>(o.classes));
+            const QString backbone = o.backboneIncluded        ? tr("backbone included")
+                                     : o.weightsNeeded.empty() ? tr("backbone: the built-in model")
+                                                               : tr("backbone: give it with --weights");
+            m_result->setText(tr("<b>Written:</b> %1<br>%2 over %3, %4.<br>Run it with <tt>%5</tt>")
+                                  .arg(qs(o.path).toHtmlEscaped(), qs(facade::methodTitle(o.method)), classes, backbone,
+                                       predictCommand(qs(o.path), qs(o.weightsNeeded)).toHtmlEscaped()));
             m_openFolder->show();
             Q_EMIT exported(qs(o.path));
         } else {

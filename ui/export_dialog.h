@@ -23,6 +23,8 @@ public:
     QString output() const;
     QString resultText() const;
     bool succeeded() const { return m_ok; }
+    // The shell command that runs the bundle (paths quoted for a POSIX shell).
+    static QString predictCommand(const QString &bundle, const QString &weights);
 
 public Q_SLOTS:
     void startExport();
@@ -33,10 +35,12 @@ Q_SIGNALS:
 
 private:
     void suggestPath();
+    void runChanged();
     QString m_project;
+    std::vector<projects::RunInfo> m_runs;
     QComboBox *m_run;
-    QLineEdit *m_out;
-    QCheckBox *m_backbone, *m_zip;
+    QLineEdit *m_out, *m_extraClasses;
+    QCheckBox *m_backbone, *m_zip, *m_newClasses;
     QLabel *m_result;
     QProgressBar *m_progress;
     QPushButton *m_export, *m_openFolder;

@@ -177,12 +177,11 @@ void TrainJob::work()
         throw Error(outcome.message);
 }
 
-ExportJob::ExportJob(QString project, qint64 runId, QString out, bool includeBackbone, bool zip)
-    : m_project(std::move(project)), m_out(std::move(out)), m_run(runId), m_backbone(includeBackbone), m_zip(zip)
+ExportJob::ExportJob(facade::ExportRequest request) : m_request(std::move(request))
 {
-    m_title = QStringLiteral("Exporting run %1").arg(runId);
+    m_title = QStringLiteral("Exporting run %1").arg(m_request.runId);
 }
 
-void ExportJob::work() { outcome = facade::exportRun(ss(m_project), m_run, ss(m_out), m_backbone, m_zip, hooks()); }
+void ExportJob::work() { outcome = facade::exportRun(m_request, hooks()); }
 
 } // namespace sep::ui

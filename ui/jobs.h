@@ -132,16 +132,14 @@ private:
 class ExportJob : public Job {
     Q_OBJECT
 public:
-    ExportJob(QString project, qint64 runId, QString out, bool includeBackbone, bool zip);
+    explicit ExportJob(facade::ExportRequest request);
     facade::ExportOutcome outcome;
 
 protected:
     void work() override;
 
 private:
-    QString m_project, m_out;
-    qint64 m_run;
-    bool m_backbone, m_zip;
+    facade::ExportRequest m_request;
 };
 
 } // namespace sep::ui

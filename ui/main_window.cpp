@@ -182,6 +182,9 @@ void MainWindow::buildDocks()
     connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
         updateActions();
         loadCurves();
+        // Results show the run picked in the Runs dock, as the curves do.
+        if (const qint64 run = selectedRun(); run && run != m_results->currentRun())
+            m_results->showRun(run);
     });
     connect(m_runsView, &QTableView::doubleClicked, this, [this](const QModelIndex &i) {
         m_results->showRun(i.data(RunsModel::RunIdRole).toLongLong());
@@ -461,7 +464,10 @@ void MainWindow::trainDialog()
     }
     auto *wizard = new TrainWizard(m_session->datasets(), defaults, this);
     wizard->setAttribute(Qt::WA_DeleteOnClose);
-    connect(wizard, &QWizard::accepted, this, [this, wizard] { startTraining(qs(wizard->spec().dump())); });
+    connect(wizard, &QWizard::accepted, this, [this, wizard] {
+        wizard->choices().save(m_session->path());
+        startTraining(qs(wizard->spec().dump()));
+    });
     wizard->open();
 }
 

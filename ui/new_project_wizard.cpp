@@ -3,6 +3,7 @@
 #include "ui/jobs.h"
 #include "ui/qt_convert.h"
 #include "ui/wizard_page.h"
+#include "engine/core/data_paths.h"
 
 #include <QCheckBox>
 #include <QDir>
@@ -55,6 +56,8 @@ ProjectDefaults ProjectDefaults::load(const QString &projectPath)
     d.shots = s.value(QStringLiteral("shots"), 16).toInt();
     d.seed = s.value(QStringLiteral("seed"), 1).toInt();
     d.baseToNew = s.value(QStringLiteral("baseToNew"), true).toBool();
+    d.method = s.value(QStringLiteral("method"), d.method).toString();
+    d.preset = s.value(QStringLiteral("preset")).toString();
     return d;
 }
 
@@ -68,6 +71,8 @@ void ProjectDefaults::save(const QString &projectPath) const
     s.setValue(QStringLiteral("shots"), shots);
     s.setValue(QStringLiteral("seed"), seed);
     s.setValue(QStringLiteral("baseToNew"), baseToNew);
+    s.setValue(QStringLiteral("method"), method);
+    s.setValue(QStringLiteral("preset"), preset);
 }
 
 NewProjectWizard::NewProjectWizard(QWidget *parent) : QWizard(parent)
@@ -84,6 +89,16 @@ NewProjectWizard::NewProjectWizard(QWidget *parent) : QWizard(parent)
     buildProtocolPage();
 }
 
+QString NewProjectWizard::defaultLocation()
+{
+    // Where the last project went, else Documents, else home: always a folder that exists.
+    const QString last = QSettings().value(QStringLiteral("newProject/location")).toString();
+    for (const QString &candidate : {last, QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)})
+        if (!candidate.isEmpty() && QFileInfo(candidate).isDir())
+            return candidate;
+    return QDir::homePath();
+}
+
 void NewProjectWizard::buildNamePage()
 {
     auto *p = new CheckedPage([this] { return !m_name->text().trimmed().isEmpty() && !m_location->text().trimmed().isEmpty(); });
@@ -92,8 +107,10 @@ void NewProjectWizard::buildNamePage()
     m_name = new QLineEdit;
     m_name->setObjectName(QStringLiteral("projectName"));
     m_name->setPlaceholderText(tr("e.g. pets"));
-    m_location = new QLineEdit(QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation));
+    m_location = new QLineEdit(defaultLocation());
     m_location->setObjectName(QStringLiteral("projectLocation"));
+    m_locationNote = new QLabel;
+    m_locationNote->setObjectName(QStringLiteral("projectLocationNote"));
     auto *browse = new QPushButton(tr("Browse…"));
     auto *row = new QHBoxLayout;
     row->addWidget(m_location, 1);
@@ -103,9 +120,18 @@ void NewProjectWizard::buildNamePage()
     auto *form = new QFormLayout(p);
     form->addRow(tr("Name:"), m_name);
     form->addRow(tr("Location:"), row);
+    form->addRow(QString(), m_locationNote);
     form->addRow(m_nameError);
+    auto noteLocation = [this] {
+        const QString location = m_location->text().trimmed();
+        m_locationNote->setText(!location.isEmpty() && !QFileInfo::exists(location)
+                                    ? tr("<i>This folder does not exist yet; it will be created.</i>")
+                                    : QString());
+    };
+    noteLocation();
     connect(m_name, &QLineEdit::textChanged, p, &CheckedPage::recheck);
     connect(m_location, &QLineEdit::textChanged, p, &CheckedPage::recheck);
+    connect(m_location, &QLineEdit::textChanged, this, noteLocation);
     connect(browse, &QPushButton::clicked, this, [this] {
         const QString d = QFileDialog::getExistingDirectory(this, tr("Project location"), m_location->text());
         if (!d.isEmpty())
@@ -119,7 +145,7 @@ void NewProjectWizard::buildModelPage()
     auto *p = new CheckedPage([this] { return m_modelOk && !m_modelBusy; });
     p->setTitle(tr("Model"));
     p->setSubTitle(tr("The CLIP model whose prompts are tuned. Its architecture is read from the weights themselves."));
-    const QString builtin = qs(facade::builtinModelWeights());
+    const QString builtin = qs(builtinModelWeights());
     m_builtin = new QRadioButton(builtin.isEmpty() ? tr("Built-in small model (not installed in this build)")
                                                    : tr("Built-in small model (trained by this project on emoji artwork)"));
     m_builtin->setObjectName(QStringLiteral("modelBuiltin"));
@@ -189,7 +215,7 @@ void NewProjectWizard::buildModelPage()
 
 void NewProjectWizard::chooseBuiltin()
 {
-    const QString builtin = qs(facade::builtinModelWeights());
+    const QString builtin = qs(builtinModelWeights());
     if (builtin.isEmpty())
         return;
     m_builtin->setChecked(true);
@@ -464,13 +490,15 @@ bool NewProjectWizard::validateCurrentPage()
 {
     if (currentId() == NamePage) {
         const QString location = m_location->text().trimmed();
-        const QFileInfo dir(location);
         QString error;
         if (m_name->text().contains(QLatin1Char('/')))
             error = tr("The name cannot contain '/'.");
-        else if (!dir.isDir())
+        // A location that does not exist yet is created, as the page said.
+        else if (!QFileInfo::exists(location) && !QDir().mkpath(location))
+            error = tr("%1 cannot be created; choose another location.").arg(location);
+        else if (!QFileInfo(location).isDir())
             error = tr("%1 is not a folder.").arg(location);
-        else if (!dir.isWritable())
+        else if (!QFileInfo(location).isWritable())
             error = tr("%1 cannot be written to; choose another location.").arg(location);
         else if (QFileInfo::exists(projectPath()))
             error = tr("%1 already exists; choose another name (an existing file is never overwritten).").arg(projectPath());
@@ -531,6 +559,7 @@ void NewProjectWizard::createProject()
                 summary += QStringLiteral("\n  %1: %2").arg(qs(u.path), qs(u.reason));
         }
         defaults().save(path);
+        QSettings().setValue(QStringLiteral("newProject/location"), m_location->text().trimmed());
         m_created = true;
         Q_EMIT projectCreated(path, summary);
         accept();

@@ -30,6 +30,8 @@ struct ProjectDefaults {
     int shots = 16;
     int seed = 1;
     bool baseToNew = true;
+    QString method = QStringLiteral("sep");
+    QString preset;                   // the recipe's name, "" for the method's first
     static ProjectDefaults load(const QString &projectPath);
     void save(const QString &projectPath) const;
 };
@@ -41,6 +43,8 @@ public:
     explicit NewProjectWizard(QWidget *parent = nullptr);
 
     QString projectPath() const;      // location/name.sepproj
+    // The location offered first: the last project's, else Documents, else home (one that exists).
+    static QString defaultLocation();
     ProjectDefaults defaults() const;
     const data::ImageFolder &folder() const { return m_folder; }
     const facade::ModelSummary &model() const { return m_model; }
@@ -79,7 +83,7 @@ private:
 
     // name
     QLineEdit *m_name, *m_location;
-    QLabel *m_nameError;
+    QLabel *m_nameError, *m_locationNote;
     // model
     QRadioButton *m_builtin, *m_file;
     QLineEdit *m_weights, *m_vocab;

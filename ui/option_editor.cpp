@@ -5,6 +5,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QEvent>
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -27,12 +28,28 @@ int decimalsFor(const OptionSpec &s)
     return std::max(d, s.max <= 1 ? 5 : 3);
 }
 
+// The options sit in a scrolling page: a wheel turned over a spin box or a list the person has not
+// clicked into scrolls the page instead of changing the value under the pointer.
+class WheelOnlyWhenFocused : public QObject {
+public:
+    using QObject::QObject;
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::Wheel && !static_cast<QWidget *>(watched)->hasFocus()) {
+            event->ignore();   // handled here, so the spin box does not see it; ignored, so the page scrolls
+            return true;
+        }
+        return false;
+    }
+};
+
 } // namespace
 
 OptionEditor::OptionEditor(const facade::OptionGroup &group, QWidget *parent) : QWidget(parent), m_group(group)
 {
     auto *form = new QFormLayout(this);
     form->setFieldGrowthPolicy(QFormLayout::ExpandingFieldsGrow);   // line edits grow, spin boxes keep their size
+    auto *wheelFilter = new WheelOnlyWhenFocused(this);
     for (const auto &s : m_group.specs) {
         QWidget *editor = nullptr;
         switch (s.type) {
@@ -76,6 +93,10 @@ OptionEditor::OptionEditor(const facade::OptionGroup &group, QWidget *parent) : 
         }
         }
         editor->setObjectName(qs(s.key));
+        if (s.type != OptionSpec::Type::Bool && s.type != OptionSpec::Type::Text) {
+            editor->setFocusPolicy(Qt::StrongFocus);   // not focused by the wheel itself
+            editor->installEventFilter(wheelFilter);
+        }
         QString tip = qs(s.help);
         if (s.type == OptionSpec::Type::Int || s.type == OptionSpec::Type::Real)
             tip += QStringLiteral("\nRange: %1 – %2").arg(s.min).arg(s.max);

@@ -4,6 +4,9 @@
 #include "ui/option_editor.h"
 #include "ui/qt_convert.h"
 #include "ui/wizard_page.h"
+#include "engine/core/data_paths.h"
+
+#include <algorithm>
 
 #include <QButtonGroup>
 #include <QCheckBox>
@@ -33,7 +36,32 @@ TrainWizard::TrainWizard(const std::vector<projects::DatasetInfo> &datasets, con
     buildAdvancedPage();
     buildDevicePage();
     buildReviewPage();
-    setMethod(QStringLiteral("sep"));
+    // Last time's choices: the method and its recipe, then the values the person set over the recipe.
+    const auto known = facade::methods();
+    const bool methodKnown = std::find(known.begin(), known.end(), ss(m_defaults.method)) != known.end();
+    setMethod(methodKnown ? m_defaults.method : QStringLiteral("sep"));
+    const int preset = m_preset->findText(m_defaults.preset);
+    if (preset > 0) {
+        m_preset->setCurrentIndex(preset);
+        applyPreset(preset);
+    }
+    m_shots->setValue(m_defaults.shots);
+    m_seed->setValue(m_defaults.seed);
+    m_baseToNew->setChecked(m_defaults.baseToNew);
+}
+
+ProjectDefaults TrainWizard::choices() const
+{
+    ProjectDefaults d = m_defaults;
+    d.method = method();
+    d.preset = m_preset->currentText();
+    d.weights = m_weights->text().trimmed();
+    d.vocab = m_vocab->text().trimmed();
+    d.data = m_dataset->currentData().toString();
+    d.shots = m_shots->value();
+    d.seed = m_seed->value();
+    d.baseToNew = m_baseToNew->isChecked();
+    return d;
 }
 
 void TrainWizard::buildMethodPage()
@@ -59,7 +87,7 @@ void TrainWizard::buildMethodPage()
     m_presetInfo = new QLabel;
     m_presetInfo->setWordWrap(true);
 
-    m_weights = new QLineEdit(!m_defaults.weights.isEmpty() ? m_defaults.weights : qs(facade::builtinModelWeights()));
+    m_weights = new QLineEdit(!m_defaults.weights.isEmpty() ? m_defaults.weights : qs(builtinModelWeights()));
     m_weights->setObjectName(QStringLiteral("trainWeights"));
     m_vocab = new QLineEdit(m_defaults.vocab);
     m_vocab->setPlaceholderText(tr("beside the weights"));

@@ -38,6 +38,8 @@ public:
     const std::vector<OptionEditor *> &editors() const { return m_editors; }
     void buildEditors();
     nlohmann::json spec() const;
+    // What was chosen on the first page, to offer again next time (ProjectDefaults::save).
+    ProjectDefaults choices() const;
     QString reviewText() const;
     QString estimateText() const;
     bool validateCurrentPage() override;

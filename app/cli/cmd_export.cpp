@@ -9,6 +9,7 @@
 #include "engine/export/explain.h"
 #include "engine/export/predictor.h"
 #include "engine/export/reference_import.h"
+#include "engine/export/run_export.h"
 #include "engine/io/safetensors.h"
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
@@ -27,9 +28,9 @@ namespace fs = std::filesystem;
 namespace {
 
 struct ExportCommand {
-    std::string run, out, classifier, project;
+    std::string run, out, classifier, project, classesFile, extraClassesFile;
     int64_t runId = 0;
-    bool includeBackbone = false, zip = false, json = false;
+    bool includeBackbone = false, zip = false, json = false, trainedClassesOnly = false;
 };
 
 void runExport(ExportCommand c)
@@ -50,48 +51,37 @@ void runExport(ExportCommand c)
     } else if (c.run.empty()) {
         throw Error("say which run to export: --run RUN_DIR, or --project P --run-id N");
     }
-    const auto spec = train::readRunSpec(c.run);
-    clip::LoadOptions load;
-    load.configPath = spec.config;
-    load.vocabPath = spec.vocab;
-    auto clip = clip::loadClip(spec.weights, load);
-    auto method = prompt::makeMethod(spec.method, clip, spec.methodOptions);
-    // The classes the run was trained on (base classes for base-to-new runs).
-    const auto runJson = nlohmann::json::parse(readFile(c.run + "/run.json"));
-    const auto classes = runJson.at("plan").at("train_classes").get<std::vector<std::string>>();
-    method->setClasses(classes);
-    if (method->trainable()) {
-        const auto path = train::Trainer::checkpointPath(c.run + "/checkpoints");
-        method->loadState(io::readSafetensors(path), path);
-    }
-    nlohmann::json metrics = nlohmann::json::object();
-    std::error_code ec;
-    if (fs::exists(c.run + "/summary.json", ec))
-        metrics = nlohmann::json::parse(readFile(c.run + "/summary.json"));
-    if (!c.out.empty()) {
-        exporting::ExportOptions o;
-        o.includeBackbone = c.includeBackbone;
-        o.zip = c.zip;
-        exporting::writeBundle(c.out, *method, clip, metrics, o);
-        if (store)
-            store->recordExport(c.runId, fs::absolute(c.out).string(),
-                                {{"include_backbone", c.includeBackbone}, {"zip", c.zip}});
-    }
-    if (!c.classifier.empty())
-        exporting::writeClassifier(c.classifier, *method);
+    exporting::RunExportOptions options;
+    options.bundle.includeBackbone = c.includeBackbone;
+    options.bundle.zip = c.zip;
+    options.trainedClassesOnly = c.trainedClassesOnly;
+    if (!c.classesFile.empty())
+        options.classes = exporting::readClassNames(c.classesFile);
+    if (!c.extraClassesFile.empty())
+        options.extraClasses = exporting::readClassNames(c.extraClassesFile);
+    options.classifier = c.classifier;
+    const auto written = exporting::exportRun(c.run, c.out, options, terminalHooks(c.json));
+    if (store && !c.out.empty())
+        store->recordExport(c.runId, fs::absolute(c.out).string(),
+                            {{"include_backbone", c.includeBackbone}, {"zip", c.zip}, {"classes", written.classes.size()},
+                             {"added_classes", written.added.size()}});
     if (c.json) {
-        printJson({{"bundle", c.out}, {"classifier", c.classifier}, {"method", method->name()}, {"classes", classes.size()}});
+        printJson({{"bundle", c.out}, {"classifier", c.classifier}, {"method", written.method},
+                   {"classes", written.classes.size()}, {"trained_classes", written.trained}, {"added_classes", written.added}});
         return;
     }
-    if (!c.out.empty())
-        std::cout << "wrote " << c.out << ": " << method->name() << " over " << classes.size() << " classes"
-                  << (c.includeBackbone ? ", backbone included" : ", backbone looked up by checksum") << "\n";
+    if (!c.out.empty()) {
+        std::cout << "wrote " << c.out << ": " << written.method << " over " << written.classes.size() << " classes";
+        if (!written.added.empty())
+            std::cout << " (" << written.trained.size() << " tuned on, " << written.added.size() << " added)";
+        std::cout << (c.includeBackbone ? ", backbone included" : ", backbone not included (found beside the bundle by checksum, or the built-in model)") << "\n";
+    }
     if (!c.classifier.empty())
         std::cout << "wrote " << c.classifier << "/{classifier.safetensors,classes.txt}\n";
 }
 
 struct PredictCommand {
-    std::string model, weights, vocab, device = "auto", fusion, explain;
+    std::string model, weights, vocab, device = "auto", fusion, explain, classesFile, extraClassesFile;
     std::vector<std::string> images;
     int topK = 5;
     int64_t batch = 16;
@@ -117,6 +107,17 @@ std::vector<std::string> expandImages(const std::vector<std::string> &inputs)
     return out;
 }
 
+// dir/stem.ext, or dir/stem-2.ext, -3, … when taken: a second run next to a first, or two images of the
+// same name from different folders, never overwrite an explanation.
+std::string freshFileName(const std::string &dir, const std::string &stem, const std::string &ext)
+{
+    std::error_code ec;
+    std::string file = dir + "/" + stem + ext;
+    for (int n = 2; fs::exists(fs::symlink_status(file, ec)); ++n)
+        file = dir + "/" + stem + "-" + std::to_string(n) + ext;
+    return file;
+}
+
 void runPredict(const PredictCommand &c)
 {
     PredictorOptions po;
@@ -126,6 +127,12 @@ void runPredict(const PredictCommand &c)
     po.fusion = c.fusion;
     po.trustWeights = c.trustWeights;
     Predictor predictor(c.model, po);
+    if (!c.classesFile.empty() || !c.extraClassesFile.empty()) {
+        auto names = c.classesFile.empty() ? predictor.classNames() : exporting::readClassNames(c.classesFile);
+        if (!c.extraClassesFile.empty())
+            names = exporting::withExtraClasses(names, exporting::readClassNames(c.extraClassesFile));
+        predictor.setClasses(names);
+    }
     const auto paths = expandImages(c.images);
     if (paths.empty())
         throw Error("no images to classify");
@@ -165,7 +172,7 @@ void runPredict(const PredictCommand &c)
                                             + percent(p.top.front().probability);
                 const cv::Mat picture = exporting::explainPicture(images[i], p.selection, predictor.imageSize(),
                                                                   predictor.gridSize(), caption);
-                const std::string file = c.explain + "/" + std::to_string(b + i) + "-" + fs::path(names[i]).stem().string() + ".png";
+                const std::string file = freshFileName(c.explain, fs::path(names[i]).stem().string() + "-explained", ".png");
                 if (!cv::imwrite(file, picture))
                     throw Error(file + ": cannot be written");
                 r["explanation"] = file;
@@ -225,6 +232,12 @@ void addExportCommands(CLI::App &app)
     exp->add_flag("--zip", e->zip, "Write one zip file instead of a directory");
     exp->add_option("--classifier", e->classifier,
                     "Zero-shot and CoOp: also write the class text embeddings (classifier.safetensors + classes.txt) here");
+    exp->add_option("--classes", e->classesFile,
+                    "Predict over exactly these classes (one name per line) instead of the run's")->check(CLI::ExistingFile);
+    exp->add_option("--extra-classes", e->extraClassesFile, "Add these classes (one name per line) to the run's")
+        ->check(CLI::ExistingFile);
+    exp->add_flag("--trained-classes-only", e->trainedClassesOnly,
+                  "Only the classes the run was tuned on (a base-to-new run's bundle has its new classes too by default)");
     exp->add_flag("--json", e->json, "Machine-readable output");
     exp->callback([e] {
         if (e->out.empty() && e->classifier.empty())
@@ -240,6 +253,11 @@ void addExportCommands(CLI::App &app)
     pred->add_option("--batch", p->batch, "Images per batch")->capture_default_str()->check(wholeNumberAtLeast(1));
     pred->add_option("--explain", p->explain, "Folder for one PNG per image showing the tokens SEP selected per block");
     pred->add_flag("--cls-attention", p->clsAttention, "With --explain: the backbone's [CLS] attention beside each block");
+    pred->add_option("--classes", p->classesFile,
+                     "Score exactly these classes (one name per line) instead of the bundle's; no retraining needed")
+        ->check(CLI::ExistingFile);
+    pred->add_option("--extra-classes", p->extraClassesFile, "Score these classes (one name per line) beside the bundle's")
+        ->check(CLI::ExistingFile);
     pred->add_option("--weights", p->weights, "The backbone, when the bundle neither includes it nor has it beside it");
     pred->add_flag("--trust-weights", p->trustWeights, "Use --weights even if its checksum differs from the recorded one");
     pred->add_option("--vocab", p->vocab, "The backbone's vocabulary, when not beside the weights");

@@ -1,5 +1,6 @@
 #include "engine/demo/demo.h"
 
+#include "engine/core/data_paths.h"
 #include "engine/core/error.h"
 #include "engine/core/files.h"
 #include "engine/core/text.h"
@@ -67,23 +68,6 @@ const OptionTable<DemoOptions> &DemoOptions::table()
         textField(&D::device, "device", "Device", "auto, cpu, cuda or cuda:N"),
     }};
     return t;
-}
-
-std::string builtinModelPath()
-{
-    std::error_code ec;
-    auto ok = [&](const fs::path &p) { return fs::exists(p / "model.safetensors", ec); };
-    if (const char *env = std::getenv("SEP_BUILTIN_MODEL"); env && *env && ok(env))
-        return env;
-#ifdef SEP_SOURCE_DIR
-    if (ok(fs::path(SEP_SOURCE_DIR) / "resources/models/builtin"))
-        return (fs::path(SEP_SOURCE_DIR) / "resources/models/builtin").string();
-#endif
-#ifdef SEP_INSTALL_DATADIR
-    if (ok(fs::path(SEP_INSTALL_DATADIR) / "models/builtin"))
-        return (fs::path(SEP_INSTALL_DATADIR) / "models/builtin").string();
-#endif
-    return {};
 }
 
 nlohmann::json DemoResult::toJson() const

@@ -57,10 +57,6 @@ struct DemoResult {
     std::string table() const;         // a plain-text table with mean ± std
 };
 
-// Where the built-in model lives: $SEP_BUILTIN_MODEL, the source tree's resources/models/builtin
-// (for a build tree), or the installed share/sep-studio/models/builtin. "" when none is found.
-std::string builtinModelPath();
-
 // How the demo trains one of its runs; `name` is like "base-to-new/sep-seed1". Without one, each run
 // goes to OUT/runs/<name>/ and a finished run found there is reused. The command line passes one
 // that records the runs in a project (OUT/demo.sepproj) that SEP Studio opens.

@@ -1,5 +1,6 @@
 #include "engine/export/bundle.h"
 
+#include "engine/core/data_paths.h"
 #include "engine/core/error.h"
 #include "engine/core/text.h"
 #include "engine/core/files.h"
@@ -13,6 +14,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 namespace sep::exporting {
 namespace fs = std::filesystem;
@@ -118,7 +121,69 @@ fs::path unpack(const std::string &path)
     return dir;
 }
 
+// The first of `names` that `among` lacks, or nullptr.
+const std::string *firstNotAmong(const std::vector<std::string> &names, const std::vector<std::string> &among)
+{
+    const std::set<std::string> known(among.begin(), among.end());
+    for (const auto &n : names)
+        if (!known.count(n))
+            return &n;
+    return nullptr;
+}
+
 } // namespace
+
+std::vector<std::string> Manifest::addedClasses() const
+{
+    const std::set<std::string> trained(trainedClasses.begin(), trainedClasses.end());
+    std::vector<std::string> out;
+    for (const auto &c : classNames)
+        if (!trained.count(c))
+            out.push_back(c);
+    return out;
+}
+
+void requireValidClassList(const std::vector<std::string> &names, const std::string &source)
+{
+    if (names.empty())
+        throw Error(source + ": holds no class names (one per line)");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < names.size(); ++i) {
+        const auto &n = names[i];
+        const std::string where = source + ": class " + std::to_string(i + 1);
+        if (n.find_first_not_of(" \t\r\n") == std::string::npos)
+            throw Error(where + " has an empty name; give every class a name");
+        if (!isValidUtf8(n))
+            throw Error(where + " (" + shortened(asUtf8(n), 60) + ") is not valid UTF-8; save the list as UTF-8");
+        if (!seen.insert(n).second)
+            throw Error(where + " ('" + shortened(n, 60) + "') appears twice; each class needs its own name");
+    }
+}
+
+std::vector<std::string> withExtraClasses(std::vector<std::string> list, const std::vector<std::string> &extra)
+{
+    std::set<std::string> seen(list.begin(), list.end());
+    for (const auto &name : extra)
+        if (seen.insert(name).second)
+            list.push_back(name);
+    return list;
+}
+
+std::vector<std::string> readClassNames(const std::string &path)
+{
+    std::istringstream in(readFile(path));
+    std::vector<std::string> names;
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+            line.pop_back();
+        const auto start = line.find_first_not_of(" \t");
+        if (start != std::string::npos)
+            names.push_back(line.substr(start));
+    }
+    requireValidClassList(names, path);
+    return names;
+}
 
 nlohmann::json Manifest::toJson() const
 {
@@ -126,6 +191,7 @@ nlohmann::json Manifest::toJson() const
             {"method", method},
             {"options", options},
             {"class_names", classNames},
+            {"trained_classes", trainedClasses},
             {"template", templ},
             {"fusion", fusion},
             {"backbone",
@@ -160,8 +226,15 @@ Manifest Manifest::fromJson(const nlohmann::json &j, const std::string &source)
     m.method = field<std::string>(j, "method", source);
     m.options = j.value("options", nlohmann::json::object());
     m.classNames = field<std::vector<std::string>>(j, "class_names", source);
-    if (m.classNames.empty())
-        throw Error(source + ": the bundle names no classes");
+    requireValidClassList(m.classNames, source + " (manifest.json)");
+    if (j.contains("trained_classes")) {
+        m.trainedClasses = field<std::vector<std::string>>(j, "trained_classes", source);
+        if (const auto *stray = firstNotAmong(m.trainedClasses, m.classNames))
+            throw Error(source + ": manifest.json's trained class '" + shortened(*stray, 60)
+                        + "' is not among its class names; the bundle is damaged. Export it again.");
+    } else {
+        m.trainedClasses = m.classNames;   // written before trained classes were recorded
+    }
     m.templ = optionalField<std::string>(j, "template", "", source);
     m.fusion = optionalField<std::string>(j, "fusion", "", source);
     const auto &b = j.contains("backbone") ? j["backbone"] : throw Error(source + ": manifest.json has no 'backbone'");
@@ -202,6 +275,11 @@ void writeBundle(const std::string &out, prompt::Method &method, clip::LoadedCli
     m.method = method.name();
     m.options = method.options();
     m.classNames = method.classes();
+    requireValidClassList(m.classNames, "export");
+    m.trainedClasses = options.trainedClasses ? *options.trainedClasses
+                                              : (method.trainable() ? m.classNames : std::vector<std::string>{});
+    if (const auto *stray = firstNotAmong(m.trainedClasses, m.classNames))
+        throw Error("export: trained class '" + shortened(*stray, 60) + "' is missing from the bundle's class list");
     m.templ = m.options.value("template", "");
     m.fusion = m.options.value("fusion", "");
     m.backbone.description = config.describe();
@@ -345,6 +423,10 @@ std::string resolveBackbone(const Bundle &bundle, const std::string &weightsOver
             && check(e.path().string(), false))
             return e.path().string();
     }
+    // The built-in model, which every installation has: bundles tuned on it need nothing else.
+    const std::string builtin = builtinModelWeights();
+    if (!builtin.empty() && check(builtin, false))
+        return builtin;
     throw Error(bundle.path + ": needs its backbone (" + info.fileName + ": " + info.description + ", SHA-256 "
                 + info.sha256.substr(0, 12) + "…). Put that file beside the bundle, give it with --weights, or export "
                 "with --include-backbone");

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,20 @@ namespace sep::exporting {
 struct ExportOptions {
     bool includeBackbone = false;
     bool zip = false;          // one file instead of a directory
+    // The classes the method's learned state was tuned on (Manifest::trainedClasses); the method's
+    // class list may hold more. Unset: all of them when the method trains, none otherwise.
+    std::optional<std::vector<std::string>> trainedClasses;
 };
+
+// A class list a bundle can carry: not empty, no empty or duplicate names, UTF-8. sep::Error names
+// `source` and the offending name.
+void requireValidClassList(const std::vector<std::string> &names, const std::string &source);
+
+// `list` followed by the names of `extra` it does not hold yet, in their order.
+std::vector<std::string> withExtraClasses(std::vector<std::string> list, const std::vector<std::string> &extra);
+
+// One class name per line (blank lines skipped, surrounding spaces trimmed), checked as above.
+std::vector<std::string> readClassNames(const std::string &path);
 
 // Writes the bundle of a method (with its class list set and its learned state) on a loaded backbone.
 void writeBundle(const std::string &out, prompt::Method &method, clip::LoadedClip &clip, const nlohmann::json &metrics,

@@ -26,6 +26,10 @@ struct Manifest {
     std::string method;
     nlohmann::json options;    // the method's options table, in full
     std::vector<std::string> classNames;
+    // The classes the learned prompt was tuned on. The others of classNames were added after training:
+    // the learned context is shared by all classes, so any class name can be scored. Bundles written
+    // before this was recorded count every class as trained; empty for a method that learns nothing.
+    std::vector<std::string> trainedClasses;
     std::string templ;         // the hand-crafted template (zero-shot, SEP)
     std::string fusion;        // SEP only: "per-sample" or "reference"
     BackboneInfo backbone;
@@ -37,6 +41,9 @@ struct Manifest {
     // own above), by path inside the bundle: a file swapped in from another bundle is refused.
     // Bundles written before these were recorded have none.
     std::map<std::string, std::string> fileSha256;
+
+    // The classes of classNames that were not trained on, in class order.
+    std::vector<std::string> addedClasses() const;
 
     nlohmann::json toJson() const;
     static Manifest fromJson(const nlohmann::json &j, const std::string &source);

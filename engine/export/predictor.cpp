@@ -10,11 +10,13 @@
 namespace sep {
 
 struct Predictor::Impl {
+    std::string path;
     exporting::LoadedBundle bundle;
 };
 
 Predictor::Predictor(const std::string &bundlePath, const PredictorOptions &o) : d(std::make_unique<Impl>())
 {
+    d->path = bundlePath;
     d->bundle = asEntryPoint(bundlePath, [&] {
         return exporting::loadBundle(bundlePath, o.weights, o.vocab, o.device, o.fusion, o.trustWeights);
     });
@@ -60,6 +62,14 @@ std::vector<Prediction> Predictor::classify(const std::vector<cv::Mat> &images, 
 Prediction Predictor::classifyFile(const std::string &path, int topK, bool selections, bool clsAttention)
 {
     return classify({clip::decodeImage(path)}, topK, selections, clsAttention).front();
+}
+
+void Predictor::setClasses(const std::vector<std::string> &classNames)
+{
+    asEntryPoint(d->path, [&] {
+        exporting::requireValidClassList(classNames, "the class list");
+        d->bundle.method->setClasses(classNames);
+    });
 }
 
 const std::vector<std::string> &Predictor::classNames() const { return d->bundle.method->classes(); }

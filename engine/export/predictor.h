@@ -11,6 +11,7 @@
 //   cv::Mat rgb = …;                                            // 8-bit RGB, any size
 //   auto many = predictor.classify({rgb}, 5, /*selections=*/true);
 //   many[0].selection.layers[0].tokens;                         // what SEP selected before block 1
+//   predictor.setClasses({"cat", "dog", "lynx"});                // any class names, no retraining
 //
 // The header needs no LibTorch. A Predictor is not thread-safe: use one per thread. On the CPU an
 // image's results do not depend on the other images passed with it.
@@ -58,6 +59,10 @@ public:
     // Decodes the file (sep::Error naming it when it cannot be read).
     Prediction classifyFile(const std::string &path, int topK = 5, bool selections = false, bool clsAttention = false);
 
+    // Scores these classes from now on instead of the bundle's: the learned context is shared by all
+    // classes, so names the model was never tuned on can be added or swapped in without retraining.
+    // sep::Error when the list is empty or has an empty or repeated name.
+    void setClasses(const std::vector<std::string> &classNames);
     const std::vector<std::string> &classNames() const;
     const exporting::Manifest &manifest() const;
     int imageSize() const;

@@ -121,21 +121,4 @@ std::unique_ptr<prompt::SepMethod> importReference(const std::string &checkpoint
     return sep;
 }
 
-std::vector<std::string> readClassNames(const std::string &path)
-{
-    std::istringstream in(readFile(path));
-    std::vector<std::string> names;
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-            line.pop_back();
-        const auto start = line.find_first_not_of(" \t");
-        if (start != std::string::npos)
-            names.push_back(line.substr(start));
-    }
-    if (names.empty())
-        throw Error(path + ": holds no class names (one per line, in label order)");
-    return names;
-}
-
 } // namespace sep::exporting

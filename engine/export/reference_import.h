@@ -29,7 +29,4 @@ TensorMap mapReferenceTensors(const TensorMap &reference, const std::string &sou
 std::unique_ptr<prompt::SepMethod> importReference(const std::string &checkpoint, clip::LoadedClip &clip,
                                                    const std::vector<std::string> &classNames, const std::string &templ);
 
-// One class name per line (blank lines skipped); sep::Error naming the file when it holds none.
-std::vector<std::string> readClassNames(const std::string &path);
-
 } // namespace sep::exporting
