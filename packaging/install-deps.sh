@@ -37,7 +37,7 @@ command -v node >/dev/null || packages+=(nodejs)
 packages+=(openclipart-png tuxpaint-stamps-default sweethome3d-furniture)
 if [[ $headless == 0 ]]; then
     packages+=(
-        qt6-base-dev qt6-base-dev-tools qt6-svg-dev libqt6sql6-sqlite libqt6svg6
+        qt6-base-dev qt6-base-dev-tools qt6-svg-dev qt6-tools-dev qt6-l10n-tools libqt6sql6-sqlite libqt6svg6
         libqcustomplot-dev libqcustomplot2.1-qt6
         xvfb xauth imagemagick
     )

@@ -11,6 +11,7 @@
 #include "support/fixtures.h"
 #include "support/folder_snapshot.h"
 #include "ui/confusion_model.h"
+#include "ui/counts.h"
 #include "ui/curves_view.h"
 #include "ui/qcustomplot_wrap.h"
 #include "ui/export_dialog.h"
@@ -22,6 +23,7 @@
 #include "ui/option_editor.h"
 #include "ui/runs_model.h"
 #include "ui/train_wizard.h"
+#include "ui/translations.h"
 #include "ui/welcome_page.h"
 
 #include <QApplication>
@@ -129,6 +131,7 @@ private Q_SLOTS:
     void trainWizardRemembersTheLastChoices();
     void wheelScrollsThePageNotTheValue();
     void exportCommandQuotesPaths();
+    void countsUsePluralForms();
     void confusionModelCells();
     void runsAggregateOverSeeds();
     void curvesBatchReplots();
@@ -340,6 +343,20 @@ void TestUiWidgets::exportCommandQuotesPaths()
              QStringLiteral("sep predict --model '/home/me/My Models/pets.sepmodel' --weights '/w/ViT B.pt' IMAGE…"));
     QCOMPARE(ExportDialog::predictCommand(QStringLiteral("/tmp/it's $HOME.sepmodel"), {}),
              QStringLiteral("sep predict --model '/tmp/it'\\''s $HOME.sepmodel' IMAGE…"));
+}
+
+void TestUiWidgets::countsUsePluralForms()
+{
+    // "(1 images)" was shown; the English translation gives each count its form.
+    QCOMPARE(count::images(1), QStringLiteral("1 image"));
+    QCOMPARE(count::images(0), QStringLiteral("0 images"));
+    QCOMPARE(count::images(6), QStringLiteral("6 images"));
+    QCOMPARE(count::classes(1), QStringLiteral("1 class"));
+    QCOMPARE(count::classes(100), QStringLiteral("100 classes"));
+    QCOMPARE(count::files(1), QStringLiteral("1 file"));
+    QCOMPARE(count::entries(2), QStringLiteral("2 entries"));
+    QCOMPARE(count::runs(3), QStringLiteral("3 runs"));
+    QCOMPARE(count::shots(1), QStringLiteral("1 shot"));
 }
 
 void TestUiWidgets::confusionModelCells()
@@ -742,6 +759,7 @@ int main(int argc, char **argv)
 {
     sep::configureThreads();
     QApplication app(argc, argv);
+    sep::ui::installTranslations();
     QApplication::setOrganizationName(QStringLiteral("SEP Studio tests"));
     QApplication::setApplicationName(QStringLiteral("test_ui_widgets"));
     TestUiWidgets tc;

@@ -14,6 +14,7 @@
 #include "ui/inspector_view.h"
 #include "ui/jobs.h"
 #include "ui/main_window.h"
+#include "ui/translations.h"
 #include "ui/project_session.h"
 #include "ui/results_view.h"
 #include "ui/runs_model.h"
@@ -24,8 +25,10 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QUndoStack>
+#include <QComboBox>
 #include <QtTest>
 
 using namespace sep;
@@ -58,6 +61,7 @@ private Q_SLOTS:
     void screenshotsShowContent();
     void anotherProjectClearsEveryView();
     void classRenameStaysInTheProject();
+    void datasetTabShowsEveryDataset();
 
 private:
     nlohmann::json spec(int epochs) const;
@@ -350,8 +354,11 @@ void TestUiWorkflow::classRenameStaysInTheProject()
     const std::map<std::string, std::string> renamed{{"amber", "golden amber"}};
     QSignalSpy messages(view, &DatasetView::message);
     QString error;
+    view->classTable()->setCurrentCell(0, 0);   // the grid and its header show the class renamed
+    QVERIFY(view->headerText().contains(before.first()));
     QVERIFY2(view->renameClass(0, QStringLiteral("golden amber"), &error), qPrintable(error));
     QCOMPARE(view->classNames().first(), QStringLiteral("golden amber"));
+    QVERIFY2(view->headerText().contains(QStringLiteral("golden amber")), qPrintable(view->headerText()));
     QCOMPARE(given(), renamed);
     QVERIFY(!messages.isEmpty() && messages.last().first().toString().contains(QStringLiteral("saved in the project")));
     QCOMPARE(test::folderSnapshot(m_data), data);   // no classnames.txt, nothing touched
@@ -401,10 +408,43 @@ void TestUiWorkflow::classRenameStaysInTheProject()
     QCOMPARE(test::folderSnapshot(m_data), data);
 }
 
+void TestUiWorkflow::datasetTabShowsEveryDataset()
+{
+    // A project with two image folders (as the demo has): the Dataset tab offers both.
+    QVERIFY(m_window);
+    const QString second = path(QStringLiteral("second-colours"));
+    test::writeColourFolder(second, {"ochre", "plum", "sage"}, 2, 11);
+    const QString project = path(QStringLiteral("two-datasets.sepproj"));
+    {
+        auto store = projects::ProjectStore::create(project.toStdString());
+        store.importDataset(m_data.toStdString());
+        store.importDataset(second.toStdString());
+    }
+    QVERIFY(m_window->openProject(project));
+    DatasetView *view = m_window->datasetView();
+    QTRY_VERIFY_WITH_TIMEOUT(view->classNames().size() == 4, 20000);
+    QComboBox *chooser = view->datasetChooser();
+    QVERIFY(chooser->isVisibleTo(view));
+    QCOMPARE(chooser->count(), 2);
+    QVERIFY(chooser->itemText(1).contains(QStringLiteral("second-colours")));
+    chooser->setCurrentIndex(1);
+    Q_EMIT chooser->activated(1);
+    QTRY_VERIFY_WITH_TIMEOUT(view->classNames().size() == 3, 20000);
+    QCOMPARE(view->classNames().first(), QStringLiteral("ochre"));
+    QCOMPARE(view->gridModel()->rowCount(), 6);
+    QVERIFY(view->headerText().contains(QStringLiteral("6 images")));
+
+    // A project with one dataset shows no chooser.
+    QVERIFY(m_window->openProject(m_project));
+    QTRY_VERIFY_WITH_TIMEOUT(view->classNames().size() == 4, 20000);
+    QVERIFY(!chooser->isVisibleTo(view));
+}
+
 int main(int argc, char **argv)
 {
     sep::configureThreads();
     QApplication app(argc, argv);
+    sep::ui::installTranslations();
     QApplication::setOrganizationName(QStringLiteral("SEP Studio tests"));
     QApplication::setApplicationName(QStringLiteral("test_ui_workflow"));
     TestUiWorkflow tc;

@@ -1,9 +1,11 @@
 #include "ui/dataset_view.h"
 
 #include "ui/project_session.h"
+#include "ui/counts.h"
 #include "ui/qt_convert.h"
 #include "ui/thumbnail_loader.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
 #include <QHeaderView>
@@ -14,6 +16,7 @@
 #include <QUndoStack>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -139,20 +142,40 @@ DatasetView::DatasetView(ProjectSession *session, QUndoStack *undo, QWidget *par
     m_grid->setTextElideMode(Qt::ElideMiddle);
 
     m_header = new QLabel;
+    m_header->setObjectName(QStringLiteral("datasetHeader"));
     m_header->setWordWrap(true);
+
+    m_chooser = new QComboBox;
+    m_chooser->setObjectName(QStringLiteral("datasetChooser"));
+    m_chooser->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    m_chooser->setMinimumContentsLength(20);
+    m_chooser->setToolTip(tr("The project's image folders; runs name the one they used"));
+    m_chooser->hide();
+
+    auto *left = new QWidget;
+    auto *ll = new QVBoxLayout(left);
+    ll->setContentsMargins(0, 0, 0, 0);
+    ll->addWidget(m_chooser);
+    ll->addWidget(m_classes, 1);
 
     auto *right = new QWidget;
     auto *rl = new QVBoxLayout(right);
     rl->setContentsMargins(0, 0, 0, 0);
     rl->addWidget(m_header);
     rl->addWidget(m_grid, 1);
-    auto *split = new QSplitter;
-    split->addWidget(m_classes);
-    split->addWidget(right);
-    split->setStretchFactor(1, 1);
-    split->setSizes({280, 700});
+    m_split = new QSplitter;
+    m_split->addWidget(left);
+    m_split->addWidget(right);
+    m_split->setStretchFactor(1, 1);
+    m_split->setSizes({280, 700});
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(split);
+    layout->addWidget(m_split);
+
+    connect(m_chooser, &QComboBox::activated, this, [this](int i) {
+        const qint64 id = m_chooser->itemData(i).toLongLong();
+        if (id != m_datasetId)
+            Q_EMIT datasetChosen(id);
+    });
 
     connect(m_classes, &QTableWidget::currentCellChanged, this, [this](int row) { showClass(row); });
     connect(m_classes, &QTableWidget::itemChanged, this, [this](QTableWidgetItem *item) {
@@ -172,8 +195,25 @@ DatasetView::DatasetView(ProjectSession *session, QUndoStack *undo, QWidget *par
     });
 }
 
+void DatasetView::setDatasets(const std::vector<projects::DatasetInfo> &datasets)
+{
+    const QSignalBlocker block(m_chooser);
+    m_chooser->clear();
+    for (const auto &d : datasets) {
+        const QString root = qs(d.root);
+        m_chooser->addItem(QStringLiteral("%1 · %2 · %3").arg(QFileInfo(root).fileName(), count::classes(d.classes), count::images(d.images)),
+                           QVariant::fromValue<qint64>(d.id));
+        m_chooser->setItemData(m_chooser->count() - 1, root, Qt::ToolTipRole);
+    }
+    m_chooser->setVisible(datasets.size() > 1);
+}
+
+QString DatasetView::headerText() const { return m_header->text(); }
+
 void DatasetView::clear()
 {
+    m_chooser->clear();
+    m_chooser->hide();
     m_folder = {};
     m_datasetId = 0;
     m_names.clear();
@@ -206,6 +246,9 @@ void DatasetView::setDataset(int64_t datasetId, const data::ImageFolder &folder,
     m_names.clear();
     for (const auto &n : m_folder.classNames)
         m_names << qs(n);
+    for (int i = 0; i < m_chooser->count(); ++i)
+        if (m_chooser->itemData(i).toLongLong() == datasetId)
+            m_chooser->setCurrentIndex(i);
     fillClassTable();
     showClass(-1);
 }
@@ -231,10 +274,20 @@ void DatasetView::fillClassTable()
         m_classes->setItem(i, 2, half);
     }
     m_filling = false;
+    // Wide enough for the longest name (within reason): names are what a person reads here.
+    int widest = 0;
+    for (const QString &name : m_names)
+        widest = std::max(widest, m_classes->fontMetrics().horizontalAdvance(name));
+    const int others = m_classes->horizontalHeader()->sectionSize(1) + m_classes->horizontalHeader()->sectionSize(2);
+    const int wanted = std::clamp(widest + others + 48, 240, std::max(240, width() / 2));
+    const QList<int> sizes = m_split->sizes();
+    if (sizes.size() == 2 && sizes[0] < wanted)
+        m_split->setSizes({wanted, std::max(200, sizes[0] + sizes[1] - wanted)});
 }
 
 void DatasetView::showClass(int index)
 {
+    m_shownClass = index;
     QVector<ImageGridModel::Item> items;
     int bad = 0;
     for (const auto &r : m_folder.split("all")) {
@@ -254,11 +307,11 @@ void DatasetView::showClass(int index)
         items.push_back(it);
     }
     const QString what = index >= 0 ? m_names.value(index) : tr("all classes");
-    QString text = tr("<b>%1</b>: %2 images").arg(what.toHtmlEscaped()).arg(items.size());
+    QString text = QStringLiteral("<b>%1</b>: %2").arg(what.toHtmlEscaped(), count::images(items.size()));
     if (bad)
         text += tr(" · <span style='color:#c62828'>%1 unreadable (⚠, hover for the reason)</span>").arg(bad);
     if (index < 0 && !m_folder.issues.empty())
-        text += tr(" · %1 file(s) or folder(s) not used by the scan").arg(m_folder.issues.size());
+        text += tr(" · %1 (files or folders) not used by the scan").arg(count::entries(static_cast<qint64>(m_folder.issues.size())));
     m_header->setText(text);
     m_model->setItems(std::move(items));
 }
@@ -276,6 +329,7 @@ bool DatasetView::applyName(int index, const std::optional<QString> &given, QStr
     m_names[index] = given.value_or(m_folderNames.value(index));
     m_folder.classNames[static_cast<size_t>(index)] = ss(m_names[index]);
     fillClassTable();
+    showClass(m_shownClass);   // the header and captions carry the name too
     Q_EMIT message(tr("Class names saved in the project; new runs use them."));
     return true;
 }

@@ -1,10 +1,11 @@
 #pragma once
-// The dataset of the project: classes with image counts, base/new half and editable display names
+// A dataset of the project (a chooser lists them all): classes with image counts, base/new half and editable display names
 // (undoable; saved in the project, which gives them to the runs it starts; the dataset's folder is
 // never written), and a thumbnail grid of the selected class (or all) that loads lazily, smooth for
 // 10,000 images. Unreadable files recorded by the last scan are flagged with their reason.
 
 #include "engine/data/image_folder.h"
+#include "projects/project_store.h"
 
 #include <QAbstractListModel>
 #include <QHash>
@@ -13,7 +14,9 @@
 #include <optional>
 
 class QLabel;
+class QComboBox;
 class QListView;
+class QSplitter;
 class QTableWidget;
 class QUndoStack;
 
@@ -53,6 +56,11 @@ public:
     // The project's dataset `datasetId` as its folder was scanned (in a job), plus the unreadable files
     // the project's last scan recorded. Names given in the project replace the folder's.
     void setDataset(int64_t datasetId, const data::ImageFolder &folder, const QHash<QString, QString> &unreadable);
+    // Every dataset of the project, for the chooser above the classes (hidden when there is one).
+    void setDatasets(const std::vector<projects::DatasetInfo> &datasets);
+    int64_t datasetId() const { return m_datasetId; }
+    QComboBox *datasetChooser() const { return m_chooser; }
+    QString headerText() const;
     void clear();
     ImageGridModel *gridModel() const { return m_model; }
     QTableWidget *classTable() const { return m_classes; }
@@ -65,6 +73,8 @@ public:
 Q_SIGNALS:
     void imageActivated(const QString &path);
     void message(const QString &text);
+    // The person picked another dataset of the project: it should be scanned and set.
+    void datasetChosen(qint64 datasetId);
 
 private:
     void showClass(int index);
@@ -77,6 +87,8 @@ private:
     ThumbnailLoader *m_loader;
     ImageGridModel *m_model;
     QTableWidget *m_classes;
+    QComboBox *m_chooser;
+    QSplitter *m_split;
     QListView *m_grid;
     QLabel *m_header;
     data::ImageFolder m_folder;
@@ -85,6 +97,7 @@ private:
     QStringList m_folderNames;   // as the folder names its classes (folder name or its classnames.txt)
     QHash<QString, QString> m_unreadable;
     bool m_filling = false;
+    int m_shownClass = -1;       // the class the grid shows, -1 for all
 };
 
 } // namespace sep::ui

@@ -2,6 +2,7 @@
 
 #include "ui/engine_facade.h"
 #include "ui/jobs.h"
+#include "ui/counts.h"
 #include "ui/qt_convert.h"
 
 #include <QCheckBox>
@@ -125,7 +126,7 @@ void ExportDialog::runChanged()
         const auto plan = it->plan.value("test_classes", nlohmann::json::object());
         newClasses = static_cast<int>(plan.value("new", nlohmann::json::array()).size());
     }
-    m_newClasses->setText(tr("Recognise the %n new class(es) too (held out from tuning; base-to-new run)", nullptr, newClasses));
+    m_newClasses->setText(tr("Recognise the %1 too (new: held out from tuning in this base-to-new run)").arg(count::classes(newClasses)));
     m_newClasses->setVisible(newClasses > 0);
 }
 
@@ -188,9 +189,8 @@ void ExportDialog::startExport()
         if (status == Job::Succeeded) {
             m_ok = true;
             const auto &o = job->outcome;
-            const QString classes = o.added > 0 ? tr("%n class(es)", nullptr, static_cast<int>(o.classes))
-                                                      + tr(" (%n not tuned on)", nullptr, static_cast<int>(o.added))
-                                                : tr("%n class(es)", nullptr, static_cast<int>(o.classes));
+            const QString classes = o.added > 0 ? tr("%1 (%2 not tuned on)").arg(count::classes(o.classes)).arg(o.added)
+                                                : count::classes(o.classes);
             const QString backbone = o.backboneIncluded        ? tr("backbone included")
                                      : o.weightsNeeded.empty() ? tr("backbone: the built-in model")
                                                                : tr("backbone: give it with --weights");

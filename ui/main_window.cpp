@@ -93,6 +93,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         m_log->info(m);
         statusBar()->showMessage(m, 8000);
     });
+    connect(m_dataset, &DatasetView::datasetChosen, this, &MainWindow::loadDataset);
     connect(m_dataset, &DatasetView::imageActivated, this, [this](const QString &path) {
         const qint64 run = selectedRun() ? selectedRun() : (m_session->runs().empty() ? 0 : m_session->runs().back().id);
         if (run && m_inspector->inspectPath(run, path))
@@ -354,6 +355,7 @@ void MainWindow::closeProject()
     m_runsModel->setRuns({});
     m_curves->clear();
     m_dataset->clear();
+    ++m_datasetRequest;   // a scan still running belongs to the project closed
     m_undo->clear();
     setWindowTitle(tr("SEP Studio"));
     m_welcome->refresh();
@@ -403,22 +405,27 @@ void MainWindow::loadCurves()
     }
 }
 
-void MainWindow::loadDataset()
+void MainWindow::loadDataset(qint64 datasetId)
 {
-    if (m_session->datasets().empty()) {
+    const auto &datasets = m_session->datasets();
+    if (datasets.empty()) {
         m_dataset->clear();
         return;
     }
-    const auto d = m_session->datasets().front();
+    m_dataset->setDatasets(datasets);
+    auto chosen = std::find_if(datasets.begin(), datasets.end(), [&](const projects::DatasetInfo &d) { return d.id == datasetId; });
+    const auto d = chosen != datasets.end() ? *chosen : datasets.front();
     QHash<QString, QString> unreadable;
     if (d.lastScan.contains("unreadable"))
         for (const auto &u : d.lastScan.at("unreadable"))
             if (u.contains("path"))
                 unreadable.insert(qs(u.at("path").get<std::string>()), qs(u.value("reason", std::string())));
     auto *job = new ScanFolderJob(qs(d.root));
-    const QString project = m_session->path();
-    connect(job, &Job::done, this, [this, job, unreadable, project, id = d.id](Job::Status status, const QString &message) {
-        if (m_session->path() != project)
+    // Only the latest request is shown: a scan that ends after another project or dataset was chosen
+    // is dropped.
+    const quint64 request = ++m_datasetRequest;
+    connect(job, &Job::done, this, [this, job, unreadable, request, id = d.id](Job::Status status, const QString &message) {
+        if (request != m_datasetRequest)
             return;
         if (status == Job::Succeeded)
             m_dataset->setDataset(id, job->folder, unreadable);

@@ -87,7 +87,9 @@ private:
     void updateActions();
     void updateRecentMenu();
     void loadCurves();
-    void loadDataset();
+    // Lists the project's datasets and scans one (in a job) for the Dataset tab: `datasetId`, or the
+    // first when there is no such dataset.
+    void loadDataset(qint64 datasetId = 0);
     void showProblem(const QString &text);
     void startJobFor(TrainJob *job);
 
@@ -104,6 +106,7 @@ private:
     QDockWidget *m_runsDock, *m_progressDock;
     RunsModel *m_runsModel;
     QTableView *m_runsView;
+    quint64 m_datasetRequest = 0;   // counts dataset loads; a scan is shown only if it is the latest
     QLabel *m_progressTitle, *m_progressText, *m_statusEta;
     QProgressBar *m_progressBar, *m_statusBar;
     QPushButton *m_cancelButton, *m_resumeButton;

@@ -1,6 +1,7 @@
 #include "ui/new_project_wizard.h"
 
 #include "ui/jobs.h"
+#include "ui/counts.h"
 #include "ui/qt_convert.h"
 #include "ui/wizard_page.h"
 #include "engine/core/data_paths.h"
@@ -381,14 +382,13 @@ void NewProjectWizard::scanFolder()
                 m_issues->item(0)->setFlags(Qt::NoItemFlags);
             }
             m_folderOk = true;
-            m_dataInfo->setText(tr("<b>%1 classes</b>, %2 images (%3 to %4 per class)%5%6")
-                                    .arg(m_folder.numClasses())
-                                    .arg(total)
+            m_dataInfo->setText(tr("<b>%1</b>, %2 (%3 to %4 per class)%5%6")
+                                    .arg(count::classes(m_folder.numClasses()), count::images(total))
                                     .arg(*std::min_element(counts.begin(), counts.end()))
                                     .arg(*std::max_element(counts.begin(), counts.end()))
                                     .arg(m_folder.hasSplits() ? tr(", with train/val/test splits") : QString())
-                                    .arg(!clean ? tr(" · <span style='color:#c62828'>%1 file(s) not usable, %2 of them unreadable images — listed below</span>")
-                                                                 .arg(m_issues->count())
+                                    .arg(!clean ? tr(" · <span style='color:#c62828'>%1 not usable, %2 of them unreadable images — listed below</span>")
+                                                                 .arg(count::files(m_issues->count()))
                                                                  .arg(unreadable)
                                                            : QString()));
             if (m_folder.numClasses() < 2) {
@@ -552,7 +552,7 @@ void NewProjectWizard::createProject()
             return;
         }
         const auto &r = job->report;
-        QString summary = tr("%1: %2 classes, %3 images").arg(path).arg(r.classes).arg(r.images);
+        QString summary = QStringLiteral("%1: %2, %3").arg(path, count::classes(r.classes), count::images(r.images));
         if (!r.unreadable.empty()) {
             summary += tr("; %1 unreadable:").arg(r.unreadable.size());
             for (const auto &u : r.unreadable)

@@ -5,6 +5,7 @@
 #include "ui/engine_facade.h"
 #include "ui/project_session.h"
 #include "ui/qcustomplot_wrap.h"
+#include "ui/counts.h"
 #include "ui/qt_convert.h"
 #include "ui/runs_model.h"
 #include "ui/thumbnail_loader.h"
@@ -237,10 +238,10 @@ void ResultsView::showEvaluation(int index)
     }
     const auto &e = m_evaluations[static_cast<size_t>(index)];
     m_confusion->setEvaluation(e);
-    m_headline->setText(tr("  accuracy <b>%1</b> (%2 of %3 images)%4")
+    m_headline->setText(tr("  accuracy <b>%1</b> (%2 of %3)%4")
                             .arg(percent(e.accuracy))
                             .arg(e.correct)
-                            .arg(e.total)
+                            .arg(count::images(e.total))
                             .arg(e.failures.empty() ? QString() : tr(", %1 unreadable").arg(e.failures.size())));
     try {
         m_predictions = m_session->store()->predictions(e.id);
@@ -297,9 +298,9 @@ void ResultsView::filterGallery(int trueClass, int predicted)
         m_galleryTitle->setText(tr("<b>Misclassified images</b> (%1) · click a matrix cell to filter · double-click an image to inspect it")
                                     .arg(items.size()));
     else
-        m_galleryTitle->setText(tr("<b>True %1, predicted %2</b> (%3 images) · double-click an image to inspect it")
-                                    .arg(m_confusion->className(trueClass).toHtmlEscaped(), m_confusion->className(predicted).toHtmlEscaped())
-                                    .arg(items.size()));
+        m_galleryTitle->setText(tr("<b>True %1, predicted %2</b> (%3) · double-click an image to inspect it")
+                                    .arg(m_confusion->className(trueClass).toHtmlEscaped(), m_confusion->className(predicted).toHtmlEscaped(),
+                                         count::images(items.size())));
     m_gallery->setItems(std::move(items));
 }
 

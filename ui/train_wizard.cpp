@@ -2,6 +2,7 @@
 
 #include "ui/jobs.h"
 #include "ui/option_editor.h"
+#include "ui/counts.h"
 #include "ui/qt_convert.h"
 #include "ui/wizard_page.h"
 #include "engine/core/data_paths.h"
@@ -98,7 +99,7 @@ void TrainWizard::buildMethodPage()
     m_dataset = new QComboBox;
     m_dataset->setObjectName(QStringLiteral("trainDataset"));
     for (const auto &d : m_datasets)
-        m_dataset->addItem(QStringLiteral("%1 (%2 classes, %3 images)").arg(qs(d.root)).arg(d.classes).arg(d.images), qs(d.root));
+        m_dataset->addItem(QStringLiteral("%1 (%2, %3)").arg(qs(d.root), count::classes(d.classes), count::images(d.images)), qs(d.root));
     if (!m_defaults.data.isEmpty()) {
         const int i = m_dataset->findData(m_defaults.data);
         if (i >= 0)
@@ -317,10 +318,9 @@ void TrainWizard::updateReview()
         m_estimate->clear();
         return;
     }
-    QString html = tr("<b>%1</b> on <b>%2</b><br>images: %3<br>%4 shots · seed %5 · %6 · device %7<br><br>")
+    QString html = tr("<b>%1</b> on <b>%2</b><br>images: %3<br>%4 · seed %5 · %6 · device %7<br><br>")
                        .arg(qs(facade::methodTitle(s["method"])).toHtmlEscaped(), qs(s["weights"].get<std::string>()).toHtmlEscaped(),
-                            qs(s["data"].get<std::string>()).toHtmlEscaped())
-                       .arg(s["shots"].get<int64_t>())
+                            qs(s["data"].get<std::string>()).toHtmlEscaped(), count::shots(s["shots"].get<int64_t>()))
                        .arg(s["seed"].get<uint64_t>())
                        .arg(s["base_to_new"].get<bool>() ? tr("base-to-new") : tr("all classes"))
                        .arg(qs(s["device"].get<std::string>()));

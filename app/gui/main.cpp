@@ -5,6 +5,7 @@
 #include "ui/bench.h"
 #include "ui/jobs.h"
 #include "ui/main_window.h"
+#include "ui/translations.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -27,6 +28,7 @@ int main(int argc, char **argv)
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sep-studio.svg")));
     // Fusion follows the platform's light or dark palette and looks the same everywhere.
     QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+    sep::ui::installTranslations();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("SEP Studio: few-shot prompt tuning of CLIP models"));
