@@ -21,6 +21,7 @@
 #include "ui/main_window.h"
 #include "ui/new_project_wizard.h"
 #include "ui/option_editor.h"
+#include "ui/run_progress.h"
 #include "ui/runs_model.h"
 #include "ui/train_wizard.h"
 #include "ui/translations.h"
@@ -132,6 +133,7 @@ private Q_SLOTS:
     void wheelScrollsThePageNotTheValue();
     void exportCommandQuotesPaths();
     void countsUsePluralForms();
+    void runProgressIsOneStableBar();
     void confusionModelCells();
     void runsAggregateOverSeeds();
     void curvesBatchReplots();
@@ -357,6 +359,50 @@ void TestUiWidgets::countsUsePluralForms()
     QCOMPARE(count::entries(2), QStringLiteral("2 entries"));
     QCOMPARE(count::runs(3), QStringLiteral("3 runs"));
     QCOMPARE(count::shots(1), QStringLiteral("1 shot"));
+}
+
+void TestUiWidgets::runProgressIsOneStableBar()
+{
+    // The engine's events for 2 epochs of 5 steps with an evaluation after each epoch, then the final
+    // evaluation of base and new (40 images each), 1 s apart.
+    RunProgress progress(2, true);
+    double now = 0;
+    int last = 0;
+    QStringList wrong;
+    auto step = [&](qint64 done, qint64 total, const QString &what, double left) {
+        const auto s = progress.update(done, total, what, left, now += 1);
+        if (s.permille < last || s.permille >= 1000)
+            wrong << QStringLiteral("%1 %2/%3: %4 after %5").arg(what).arg(done).arg(total).arg(s.permille).arg(last);
+        last = s.permille;
+        return s;
+    };
+    for (int epoch = 1; epoch <= 2; ++epoch) {
+        for (int i = 1; i <= 5; ++i)
+            step((epoch - 1) * 5 + i, 10, QStringLiteral("epoch %1/2 loss 1.0").arg(epoch), 10 - ((epoch - 1) * 5 + i));
+        if (epoch == 1) {
+            const int before = last;
+            const auto between = step(40, 40, QStringLiteral("evaluating"), 0);
+            QCOMPARE(between.permille, before);                    // not "evaluating · 100%"
+            QVERIFY(between.text.startsWith(QStringLiteral("epoch 1/2")));
+            QVERIFY2(between.secondsLeft > 0, "the training's estimate, not 0 s left");
+        }
+    }
+    QCOMPARE(last, 900);   // training done: 90%
+    auto s = step(20, 40, QStringLiteral("evaluating"), 2);
+    QCOMPARE(s.permille, 925);
+    QVERIFY(s.text.contains(QStringLiteral("test set 1 of 2")));
+    QCOMPARE(s.secondsLeft, 6.0);   // 2 s for this set, 4 s for the next of the same size
+    step(40, 40, QStringLiteral("evaluating"), 0);
+    s = step(10, 40, QStringLiteral("evaluating"), 3);
+    QVERIFY(s.text.contains(QStringLiteral("test set 2 of 2")));
+    QCOMPARE(s.permille, 962);
+    s = step(40, 40, QStringLiteral("evaluating"), 0);
+    QCOMPARE(s.permille, 999);   // 1000 is for the finished run
+    QVERIFY2(wrong.isEmpty(), qPrintable(wrong.join(QLatin1String("; "))));
+
+    // Zero-shot: the evaluation is the whole run.
+    RunProgress zeroShot(1, false);
+    QCOMPARE(zeroShot.update(10, 40, QStringLiteral("evaluating"), 3, 1).permille, 250);
 }
 
 void TestUiWidgets::confusionModelCells()

@@ -11,6 +11,7 @@
 #include "ui/project_session.h"
 #include "ui/qt_convert.h"
 #include "ui/results_view.h"
+#include "ui/run_progress.h"
 #include "ui/runs_model.h"
 #include "ui/train_wizard.h"
 #include "ui/welcome_page.h"
@@ -540,25 +541,40 @@ void MainWindow::startJobFor(TrainJob *job)
                          rows);
         m_session->refresh();   // epochs and accuracy columns of the runs table
     });
+    // One overall progress: training, then the final evaluation (ui/run_progress.h).
+    std::string method;
+    bool baseToNew = false;
+    if (const auto &r = job->request(); r.resumeRun > 0) {
+        if (const projects::RunInfo *info = m_session->run(r.resumeRun)) {
+            method = info->method;
+            baseToNew = info->baseToNew;
+        }
+    } else {
+        method = r.spec.value("method", std::string());
+        baseToNew = r.spec.value("base_to_new", false);
+    }
+    m_runProgress = std::make_unique<RunProgress>(baseToNew ? 2 : 1, facade::methodTrains(method));
+    m_runClock.start();
     connect(job, &Job::progress, this, [this](qint64 done, qint64 total, const QString &what, double left) {
-        const int max = static_cast<int>(std::max<qint64>(1, total));
-        m_progressBar->setRange(0, max);
-        m_progressBar->setValue(static_cast<int>(done));
-        m_statusBar->setRange(0, max);
-        m_statusBar->setValue(static_cast<int>(done));
-        const QString eta = left >= 0 ? tr("%1 left").arg(duration(left)) : QString();
-        m_progressText->setText(what + (eta.isEmpty() ? QString() : QStringLiteral("\n") + eta));
-        m_statusEta->setText(QStringLiteral("%1 · %2").arg(what, eta));
-        m_runsModel->setLiveStatus(m_liveRun, tr("%1 · %2%").arg(what.section(QLatin1Char(' '), 0, 1)).arg(100 * done / std::max<qint64>(1, total)));
-        Q_EMIT trainingProgress(done, total);
+        const auto p = m_runProgress->update(done, total, what, left, m_runClock.elapsed() / 1000.0);
+        for (QProgressBar *bar : {m_progressBar, m_statusBar}) {
+            bar->setRange(0, 1000);
+            bar->setValue(p.permille);
+        }
+        const QString eta = p.secondsLeft >= 0 ? tr("%1 left").arg(duration(p.secondsLeft)) : QString();
+        m_progressText->setText(p.text + (eta.isEmpty() ? QString() : QStringLiteral("\n") + eta));
+        m_statusEta->setText(eta.isEmpty() ? p.text : QStringLiteral("%1 · %2").arg(p.text, eta));
+        m_runsModel->setLiveStatus(m_liveRun, QStringLiteral("%1%").arg(p.permille / 10));
+        Q_EMIT trainingProgress(p.permille, 1000);
     });
     connect(job, &Job::done, this, [this, job](Job::Status status, const QString &message) {
         const qint64 run = job->outcome.runId ? job->outcome.runId : m_liveRun;
         m_train = nullptr;
         m_statusBar->setVisible(false);
         m_statusEta->clear();
-        m_progressBar->setRange(0, 1);
-        m_progressBar->setValue(status == Job::Succeeded ? 1 : 0);
+        // A cancelled or failed run keeps the bar where it stopped; a finished one fills it.
+        m_progressBar->setRange(0, 1000);
+        m_progressBar->setValue(status == Job::Succeeded ? 1000 : (m_runProgress ? m_runProgress->state().permille : 0));
         const QString statusText = status == Job::Succeeded ? QStringLiteral("finished")
                                    : status == Job::Cancelled ? QStringLiteral("cancelled")
                                                               : QStringLiteral("failed");

@@ -4,7 +4,12 @@
 // layout and window geometry persist (QSettings); project files can be dropped on the window.
 // Training runs in a TrainJob (jobs.h) on its own thread; the window only receives its signals.
 
+#include "ui/run_progress.h"
+
+#include <QElapsedTimer>
 #include <QMainWindow>
+
+#include <memory>
 
 class QAction;
 class QDockWidget;
@@ -106,7 +111,9 @@ private:
     QDockWidget *m_runsDock, *m_progressDock;
     RunsModel *m_runsModel;
     QTableView *m_runsView;
-    quint64 m_datasetRequest = 0;   // counts dataset loads; a scan is shown only if it is the latest
+    quint64 m_datasetRequest = 0;
+    std::unique_ptr<RunProgress> m_runProgress;   // the live run's overall progress
+    QElapsedTimer m_runClock;   // counts dataset loads; a scan is shown only if it is the latest
     QLabel *m_progressTitle, *m_progressText, *m_statusEta;
     QProgressBar *m_progressBar, *m_statusBar;
     QPushButton *m_cancelButton, *m_resumeButton;
