@@ -138,6 +138,7 @@ private Q_SLOTS:
     void runsAggregateOverSeeds();
     void curvesBatchReplots();
     void curvesFollowANewRunUnlessZoomed();
+    void curvesLegendPerPanelBaselinesAndStableColours();
     void wizardDetectsModel();
     void wizardRefusesBadWeights();
     void wizardScansFolder();
@@ -572,6 +573,61 @@ void TestUiWidgets::curvesFollowANewRunUnlessZoomed()
     view.setRun(2, QStringLiteral("run 2"), rowsOf(120));
     QTest::qWait(250);   // the replot timer
     QCOMPARE(plot->axisRects().first()->axis(QCPAxis::atBottom)->range().upper, zoomed.upper);
+}
+
+void TestUiWidgets::curvesLegendPerPanelBaselinesAndStableColours()
+{
+    CurvesView view;
+    view.resize(900, 500);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    std::vector<projects::EpochRow> lossOnly(3);
+    for (int e = 0; e < 3; ++e) {
+        lossOnly[static_cast<size_t>(e)].epoch = e + 1;
+        lossOnly[static_cast<size_t>(e)].loss = 2.0 / (e + 1);
+    }
+    // A run trained without evaluation is still in the loss panel's legend; the accuracy legend
+    // lists accuracy series only.
+    view.setRun(5, QStringLiteral("run 5"), lossOnly);
+    // Zero-shot has no epochs: its final accuracy is a horizontal line with a legend entry.
+    view.setRun(2, QStringLiteral("run 2"), {}, {{"base", 0.6}, {"new", 0.5}});
+    view.setRun(9, QStringLiteral("run 9"), {});
+    view.resetZoom();
+    QCOMPARE(view.lossLegend()->itemCount(), 1);
+    QCOMPARE(view.accuracyLegend()->itemCount(), 2);
+    QCPGraph *baseline = nullptr;
+    for (int i = 0; i < view.plot()->graphCount(); ++i)
+        if (view.plot()->graph(i)->name() == QStringLiteral("run 2 · base"))
+            baseline = view.plot()->graph(i);
+    QVERIFY(baseline);
+    QCOMPARE(baseline->dataCount(), 2);
+    QCOMPARE(baseline->data()->at(0)->value, 60.0);
+    QCOMPARE(baseline->data()->at(1)->value, 60.0);
+    QVERIFY(view.accuracyLegend()->hasItemWithPlottable(baseline));
+    QVERIFY(!view.lossLegend()->hasItemWithPlottable(baseline));
+    // A run with nothing to draw is named under the plot.
+    QVERIFY2(view.note().contains(QStringLiteral("run 9")) && !view.note().contains(QStringLiteral("run 2")),
+             qPrintable(view.note()));
+    // The legends sit beside the plots, never over them.
+    view.plot()->replot();   // lays the elements out now
+    for (QCPLegend *legend : {view.lossLegend(), view.accuracyLegend()}) {
+        QVERIFY(legend->outerRect().width() > 20 && legend->outerRect().height() > 10);
+        for (QCPAxisRect *rect : view.plot()->axisRects())
+            QVERIFY(!legend->outerRect().intersects(rect->rect()));
+    }
+    // A run keeps its colour whatever else is shown.
+    const QColor before = baseline->pen().color();
+    view.clear();
+    view.setRun(7, QStringLiteral("run 7"), lossOnly);
+    view.setRun(2, QStringLiteral("run 2"), {}, {{"base", 0.6}});
+    for (int i = 0; i < view.plot()->graphCount(); ++i)
+        if (view.plot()->graph(i)->name() == QStringLiteral("run 2 · base"))
+            QCOMPARE(view.plot()->graph(i)->pen().color(), before);
+    QCOMPARE(CurvesView::colourOf(2), before);
+    QVERIFY(CurvesView::colourOf(2) != CurvesView::colourOf(3));
+    // Removing a run takes its entries out of both legends.
+    view.removeRun(2);
+    QCOMPARE(view.accuracyLegend()->itemCount(), 0);
 }
 
 void TestUiWidgets::wizardDetectsModel()

@@ -16,16 +16,19 @@ namespace sep::ui {
 
 namespace {
 
-QColor runColour(int i)
+// Keys of a horizontal line: from epoch 0 to far beyond any run (the x range follows the loss curves).
+constexpr double kBaselineEnd = 1e6;
+
+} // namespace
+
+QColor CurvesView::colourOf(int64_t runId)
 {
-    // Colour-blind friendly (Okabe–Ito).
+    // Colour-blind friendly (Okabe–Ito); by id, so a run keeps its colour whatever else is shown.
     static const QColor colours[] = {QColor(0x00, 0x72, 0xb2), QColor(0xd5, 0x5e, 0x00), QColor(0x00, 0x9e, 0x73),
                                      QColor(0xcc, 0x79, 0xa7), QColor(0xe6, 0x9f, 0x00), QColor(0x56, 0xb4, 0xe9),
                                      QColor(0x55, 0x55, 0x55)};
-    return colours[i % 7];
+    return colours[static_cast<size_t>((runId % 7 + 7) % 7)];
 }
-
-} // namespace
 
 CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
 {
@@ -49,15 +52,21 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
     m_lossRect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
     m_accRect->setMarginGroup(QCP::msLeft | QCP::msRight, group);
 
-    // The legend sits in the loss panel's top-right corner, which a falling loss leaves empty.
-    m_plot->legend = new QCPLegend;
-    m_lossRect->insetLayout()->addElement(m_plot->legend, Qt::AlignTop | Qt::AlignRight);
-    m_plot->legend->setLayer(QStringLiteral("legend"));
-    m_plot->legend->setVisible(true);
+    // One legend per panel, in a column to the right of the plots: it lists what its panel draws and
+    // never covers data.
     QFont f = font();
     f.setPointSizeF(f.pointSizeF() * 0.85);
-    m_plot->legend->setFont(f);
-    m_plot->legend->setBrush(QColor(255, 255, 255, 210));
+    m_lossLegend = m_plot->legend = new QCPLegend;
+    m_accLegend = new QCPLegend;
+    m_plot->plotLayout()->addElement(0, 1, m_lossLegend);
+    m_plot->plotLayout()->addElement(1, 1, m_accLegend);
+    m_plot->plotLayout()->setColumnStretchFactor(1, 0.01);
+    for (QCPLegend *legend : {m_lossLegend, m_accLegend}) {
+        legend->setLayer(QStringLiteral("legend"));
+        legend->setFont(f);
+        legend->setBrush(QColor(255, 255, 255, 210));
+        legend->setMargins(QMargins(4, 2, 4, 2));
+    }
 
     // Follow a dark palette: QCustomPlot draws black on white unless told otherwise.
     if (palette().color(QPalette::Window).lightness() < 128) {
@@ -72,9 +81,11 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
                 a->setLabelColor(fg);
                 a->grid()->setPen(QPen(fg.darker(250), 0, Qt::DotLine));
             }
-        m_plot->legend->setBrush(bg);
-        m_plot->legend->setTextColor(fg);
-        m_plot->legend->setBorderPen(QPen(fg));
+        for (QCPLegend *legend : {m_lossLegend, m_accLegend}) {
+            legend->setBrush(bg);
+            legend->setTextColor(fg);
+            legend->setBorderPen(QPen(fg));
+        }
     }
 
     auto *bar = new QHBoxLayout;
@@ -98,8 +109,14 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
     });
     connect(m_plot, &QCustomPlot::mouseWheel, this, [this] { m_autoRange = false; });
 
+    m_note = new QLabel;
+    m_note->setObjectName(QStringLiteral("curvesNote"));
+    m_note->setWordWrap(true);
+    m_note->hide();
+
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_plot, 1);
+    layout->addWidget(m_note);
     layout->addLayout(bar);
 
     m_timer = new QTimer(this);
@@ -118,44 +135,68 @@ QCPGraph *CurvesView::makeGraph(QCPAxisRect *rect, const QColor &colour, Qt::Pen
     return g;
 }
 
-void CurvesView::setRun(int64_t runId, const QString &label, const std::vector<projects::EpochRow> &rows)
+void CurvesView::setRun(int64_t runId, const QString &label, const std::vector<projects::EpochRow> &rows,
+                        const std::map<std::string, double> &finalAccuracy)
 {
     auto it = m_runs.find(runId);
     if (it == m_runs.end()) {
         Series s;
-        s.colour = m_nextColour++;
-        const QColor c = runColour(s.colour);
+        const QColor c = colourOf(runId);
         s.loss = makeGraph(m_lossRect, c, Qt::SolidLine, label);
-        s.loss->removeFromLegend();
         s.base = makeGraph(m_accRect, c, Qt::SolidLine, label + tr(" · base"));
         s.novel = makeGraph(m_accRect, c, Qt::DashLine, label + tr(" · new"));
         s.all = makeGraph(m_accRect, c, Qt::DotLine, label + tr(" · all"));
+        for (QCPGraph *g : {s.loss, s.base, s.novel, s.all})
+            g->removeFromLegend();
         it = m_runs.insert(runId, s);
         m_autoRange = true;   // a new run may span other epochs: show all of it
     }
-    QVector<double> e, loss, be, base, ne, novel, ae, all;
+    it->label = label;
+    QVector<double> e, loss;
+    std::map<std::string, std::pair<QVector<double>, QVector<double>>> accuracy;   // set → epochs, values
     for (const auto &r : rows) {
         e << r.epoch;
         loss << r.loss;
-        if (auto t = r.testAccuracy.find("base"); t != r.testAccuracy.end())
-            be << r.epoch, base << 100 * t->second;
-        if (auto t = r.testAccuracy.find("new"); t != r.testAccuracy.end())
-            ne << r.epoch, novel << 100 * t->second;
-        if (auto t = r.testAccuracy.find("all"); t != r.testAccuracy.end())
-            ae << r.epoch, all << 100 * t->second;
+        for (const auto &[set, value] : r.testAccuracy) {
+            accuracy[set].first << r.epoch;
+            accuracy[set].second << 100 * value;
+        }
     }
+    if (rows.empty())
+        // No epochs (zero-shot, or a run that stopped before its first): its final accuracy, if any,
+        // as a horizontal line to compare the curves with.
+        for (const auto &[set, value] : finalAccuracy)
+            accuracy[set] = {{0, kBaselineEnd}, {100 * value, 100 * value}};
     it->loss->setData(e, loss, true);
-    it->base->setData(be, base, true);
-    it->novel->setData(ne, novel, true);
-    it->all->setData(ae, all, true);
-    // Empty series stay out of the legend.
-    for (auto [g, n] : {std::pair{it->base, be.size()}, {it->novel, ne.size()}, {it->all, ae.size()}}) {
-        if (n == 0)
-            g->removeFromLegend();
-        else
-            g->addToLegend();
+    if (e.isEmpty())
+        it->loss->removeFromLegend(m_lossLegend);
+    else
+        it->loss->addToLegend(m_lossLegend);
+    it->empty = true;
+    for (auto [g, set] : {std::pair{it->base, "base"}, {it->novel, "new"}, {it->all, "all"}}) {
+        const auto found = accuracy.find(set);
+        const bool has = found != accuracy.end();
+        g->setData(has ? found->second.first : QVector<double>(), has ? found->second.second : QVector<double>(), true);
+        g->setScatterStyle(rows.empty() ? QCPScatterStyle(QCPScatterStyle::ssNone) : g->scatterStyle());
+        if (has) {
+            g->addToLegend(m_accLegend);
+            it->empty = false;
+        } else {
+            g->removeFromLegend(m_accLegend);
+        }
     }
+    it->empty = it->empty && e.isEmpty();
     m_dirty = true;
+}
+
+QString CurvesView::note() const
+{
+    QStringList none;
+    for (const auto &s : m_runs)
+        if (s.empty)
+            none << s.label;
+    return none.isEmpty() ? QString()
+                          : tr("Nothing to draw yet for %1: no epoch or evaluation recorded.").arg(none.join(QLatin1String("; ")));
 }
 
 void CurvesView::removeRun(int64_t runId)
@@ -163,17 +204,19 @@ void CurvesView::removeRun(int64_t runId)
     auto it = m_runs.find(runId);
     if (it == m_runs.end())
         return;
-    for (QCPGraph *g : {it->loss, it->base, it->novel, it->all})
+    for (QCPGraph *g : {it->loss, it->base, it->novel, it->all}) {
+        g->removeFromLegend(m_accLegend);   // removeGraph only knows the main (loss) legend
         m_plot->removeGraph(g);
+    }
     m_runs.erase(it);
     m_dirty = true;
 }
 
 void CurvesView::clear()
 {
+    m_accLegend->clearItems();   // clearGraphs only knows the main (loss) legend
     m_plot->clearGraphs();
     m_runs.clear();
-    m_nextColour = 0;
     m_autoRange = true;
     m_dirty = true;
 }
@@ -217,7 +260,11 @@ void CurvesView::flush()
         m_lossRect->axis(QCPAxis::atLeft)->setRange(std::max(0.0, loss.lower - lpad), loss.upper + lpad);
         m_accRect->axis(QCPAxis::atLeft)->setRange(0, 100);
     }
-    m_plot->legend->setVisible(m_plot->legend->itemCount() > 0);
+    for (QCPLegend *legend : {m_lossLegend, m_accLegend})
+        legend->setVisible(legend->itemCount() > 0);
+    const QString text = note();
+    m_note->setText(text);
+    m_note->setVisible(!text.isEmpty());
     m_plot->replot(QCustomPlot::rpQueuedReplot);
     ++m_replots;
 }

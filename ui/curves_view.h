@@ -1,11 +1,14 @@
 #pragma once
 // Live training curves: loss (top) and base/new accuracy (bottom) per epoch, several runs overlaid,
-// each run in its own colour (accuracy: base solid, new dashed, all dotted), a legend, zoom and pan
-// with the mouse, and export as PNG or PDF. Updates are batched: setRun() only stores the points and
+// each run in its own colour, fixed by its id (accuracy: base solid, new dashed, all dotted), one
+// legend per panel beside it (never over the data), a run without epochs (zero-shot) as a horizontal
+// line at its final accuracy, a note naming runs that have nothing to draw yet, zoom and pan with
+// the mouse, and export as PNG or PDF. Updates are batched: setRun() only stores the points and
 // marks the plot dirty; a timer replots at most 10 times a second.
 
 #include "projects/project_store.h"
 
+#include <QColor>
 #include <QMap>
 #include <QPoint>
 #include <QWidget>
@@ -13,6 +16,8 @@
 class QCustomPlot;
 class QCPAxisRect;
 class QCPGraph;
+class QCPLegend;
+class QLabel;
 class QTimer;
 
 namespace sep::ui {
@@ -22,8 +27,10 @@ class CurvesView : public QWidget {
 public:
     explicit CurvesView(QWidget *parent = nullptr);
 
-    // Replaces the points of one run (rows as the store gives them).
-    void setRun(int64_t runId, const QString &label, const std::vector<projects::EpochRow> &rows);
+    // Replaces the points of one run (rows as the store gives them). A run without rows is drawn from
+    // its final accuracy per test set ("base", "new", "all") as horizontal lines, when it has one.
+    void setRun(int64_t runId, const QString &label, const std::vector<projects::EpochRow> &rows,
+                const std::map<std::string, double> &finalAccuracy = {});
     void removeRun(int64_t runId);
     void clear();
     QList<int64_t> runs() const { return m_runs.keys(); }
@@ -33,6 +40,10 @@ public:
     bool savePng(const QString &path, int width = 0, int height = 0);
     bool savePdf(const QString &path);
     QCustomPlot *plot() const { return m_plot; }
+    QCPLegend *lossLegend() const { return m_lossLegend; }
+    QCPLegend *accuracyLegend() const { return m_accLegend; }
+    QString note() const;                      // which runs have no curve, "" when all have one
+    static QColor colourOf(int64_t runId);
 
 public Q_SLOTS:
     void exportDialog();
@@ -41,19 +52,21 @@ public Q_SLOTS:
 private:
     struct Series {
         QCPGraph *loss = nullptr, *base = nullptr, *novel = nullptr, *all = nullptr;
-        int colour = 0;
+        QString label;
+        bool empty = true;         // nothing to draw
     };
     void flush();
     QCPGraph *makeGraph(QCPAxisRect *rect, const QColor &colour, Qt::PenStyle style, const QString &name);
 
     QCustomPlot *m_plot;
     QCPAxisRect *m_lossRect, *m_accRect;
+    QCPLegend *m_lossLegend, *m_accLegend;
+    QLabel *m_note;
     QMap<int64_t, Series> m_runs;
     QTimer *m_timer;
     bool m_dirty = false;
     bool m_autoRange = true;   // false once the user panned or zoomed, until a new run or "Reset zoom"
     QPoint m_pressedAt;
-    int m_nextColour = 0;
     int m_replots = 0;
 };
 

@@ -399,7 +399,7 @@ void MainWindow::loadCurves()
             continue;   // the live run's points come from its job
         try {
             m_curves->setRun(id, tr("run %1 · %2 · seed %3").arg(id).arg(qs(facade::methodTitle(r->method))).arg(r->seed),
-                             m_session->store()->epochs(id));
+                             m_session->store()->epochs(id), r->accuracy);
         } catch (const std::exception &e) {
             m_log->warning(qs(e.what()));
         }
