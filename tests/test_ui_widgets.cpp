@@ -10,6 +10,7 @@
 #include "engine/train/trainer.h"
 #include "support/fixtures.h"
 #include "support/folder_snapshot.h"
+#include "ui/confusion_heatmap.h"
 #include "ui/confusion_model.h"
 #include "ui/counts.h"
 #include "ui/curves_view.h"
@@ -31,6 +32,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QElapsedTimer>
 #include <QLineEdit>
 #include <QRadioButton>
 #include <QListWidget>
@@ -136,6 +138,8 @@ private Q_SLOTS:
     void runProgressIsOneStableBar();
     void confusionModelCells();
     void runsAggregateOverSeeds();
+    void summaryMarksTheBestAndSaysWhenABaselineWins();
+    void heatMapFitsAndExplainsItself();
     void curvesBatchReplots();
     void curvesFollowANewRunUnlessZoomed();
     void curvesLegendPerPanelBaselinesAndStableColours();
@@ -494,6 +498,108 @@ void TestUiWidgets::runsAggregateOverSeeds()
     model.setRuns(runs);
     QCOMPARE(model.data(model.index(1, RunsModel::Base), Qt::DisplayRole).toString(), QStringLiteral("no evaluation"));
     QVERIFY(model.data(model.index(1, RunsModel::Base), Qt::ToolTipRole).toString().contains(QStringLiteral("fewer shots")));
+}
+
+void TestUiWidgets::summaryMarksTheBestAndSaysWhenABaselineWins()
+{
+    auto run = [](int64_t id, const char *method, double hm, const char *data) {
+        projects::RunInfo r;
+        r.id = id;
+        r.method = method;
+        r.shots = 2;
+        r.seed = 1;
+        r.baseToNew = true;
+        r.status = "finished";
+        r.accuracy = {{"base", hm}, {"new", hm}};
+        r.harmonicMean = hm;
+        r.spec = {{"data", data}};
+        return r;
+    };
+    RunSummaryModel model;
+    // On emoji, zero-shot beats SEP; on pets (another protocol) SEP is best and nothing is said.
+    model.setRuns({run(1, "zeroshot", 0.66, "/d/emoji"), run(2, "coop", 0.31, "/d/emoji"), run(3, "sep", 0.61, "/d/emoji"),
+                   run(4, "zeroshot", 0.50, "/d/pets"), run(5, "sep", 0.70, "/d/pets")});
+    QCOMPARE(model.rowCount(), 5);
+    std::map<std::pair<std::string, std::string>, bool> best;
+    for (int i = 0; i < model.rowCount(); ++i) {
+        const auto &g = model.groups()[static_cast<size_t>(i)];
+        best[{g.method, g.data}] = model.isBest(static_cast<size_t>(i));
+        const QFont font = model.data(model.index(i, RunSummaryModel::HarmonicMean), Qt::FontRole).value<QFont>();
+        QCOMPARE(font.bold(), model.isBest(static_cast<size_t>(i)));
+    }
+    const auto isBest = [&](const char *method, const char *data) { return best[{method, data}]; };
+    QVERIFY(isBest("zeroshot", "/d/emoji") && isBest("sep", "/d/pets"));
+    QVERIFY(!isBest("sep", "/d/emoji") && !isBest("coop", "/d/emoji") && !isBest("zeroshot", "/d/pets"));
+    const QString verdict = model.verdict();
+    QVERIFY2(verdict.contains(QStringLiteral("emoji")) && verdict.contains(QStringLiteral("Zero-shot")) && verdict.contains(QStringLiteral("66.0"))
+                 && verdict.contains(QStringLiteral("61.0")) && !verdict.contains(QStringLiteral("pets")),
+             qPrintable(verdict));
+    model.setRuns({run(4, "zeroshot", 0.50, "/d/pets"), run(5, "sep", 0.70, "/d/pets")});
+    QVERIFY(model.verdict().isEmpty());
+}
+
+void TestUiWidgets::heatMapFitsAndExplainsItself()
+{
+    // Three classes: b is the weakest (1 of 4 right, 3 taken for c).
+    ConfusionModel model;
+    model.setMatrix({"a", "b", "c"}, {4, 0, 0, /**/ 0, 1, 3, /**/ 1, 0, 3});
+    ConfusionHeatMap map(&model);
+    map.resize(800, 600);
+    map.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&map));
+    const QRectF r = map.matrixRect();
+    QVERIFY(QRectF(map.rect()).contains(r));
+    QVERIFY(map.cellSize() >= 14);   // large enough that rows and columns carry names
+    const auto centre = [&](int row, int col) {
+        return QPoint(static_cast<int>(r.left() + (col + 0.5) * map.cellSize()), static_cast<int>(r.top() + (row + 0.5) * map.cellSize()));
+    };
+    QCOMPARE(map.cellAt(centre(1, 2)), std::make_pair(1, 2));
+    QCOMPARE(map.cellAt(QPoint(1, 1)), std::make_pair(-1, -1));
+    const QString tip = map.describeCell(1, 2);
+    QVERIFY2(tip.contains(QStringLiteral("True class: b")) && tip.contains(QStringLiteral("Predicted: c")) && tip.contains(QStringLiteral("3 images"))
+                 && tip.contains(QStringLiteral("75")),
+             qPrintable(tip));
+    // Worst first: b's row and column move to the top-left.
+    map.setOrderByError(true);
+    QCOMPARE(map.classAt(0), 1);
+    QCOMPARE(map.cellAt(centre(0, 0)), std::make_pair(1, 1));
+    // A click lists the cell's images.
+    QSignalSpy clicked(&map, &ConfusionHeatMap::cellClicked);
+    QTest::mouseClick(&map, Qt::LeftButton, {}, centre(0, 1));
+    QCOMPARE(clicked.size(), 1);
+    QCOMPARE(clicked.first().at(0).toInt(), 1);
+    QCOMPARE(clicked.first().at(1).toInt(), map.classAt(1));
+    // Its pixels (near a cell's corner, away from the count): the diagonal in blue, the big mistake
+    // (b taken for c, now row 0, column 1) in red.
+    const QImage shot = map.grab().toImage();
+    const QPoint corner(-static_cast<int>(map.cellSize() / 2) + 4, -static_cast<int>(map.cellSize() / 2) + 4);
+    QCOMPARE(map.classAt(1), 2);
+    const QColor right = shot.pixelColor(centre(1, 1) + corner), wrong = shot.pixelColor(centre(0, 1) + corner);
+    QVERIFY2(right.blue() > right.red() + 60, qPrintable(right.name()));
+    QVERIFY2(wrong.red() > wrong.blue() + 60, qPrintable(wrong.name()));
+
+    // A thousand classes still fit, zoom in around the pointer and come back.
+    std::vector<std::string> names;
+    std::vector<int64_t> counts(1000 * 1000, 0);
+    for (int i = 0; i < 1000; ++i) {
+        names.push_back("class " + std::to_string(i));
+        counts[static_cast<size_t>(i * 1000 + i)] = 4;
+        counts[static_cast<size_t>(i * 1000 + (i + 1) % 1000)] = i % 3;
+    }
+    QElapsedTimer timer;
+    timer.start();
+    model.setMatrix(names, counts);
+    map.grab();
+    qInfo("heat map of 1000 classes: set and drawn in %lld ms", static_cast<long long>(timer.elapsed()));
+    QVERIFY(QRectF(map.rect()).contains(map.matrixRect()));
+    QVERIFY(map.cellSize() > 0.3);
+    const double fitted = map.cellSize();
+    QWheelEvent in(QPointF(300, 300), map.mapToGlobal(QPointF(300, 300)), QPoint(), QPoint(0, 1200), Qt::NoButton, Qt::NoModifier,
+                   Qt::NoScrollPhase, false);
+    QApplication::sendEvent(&map, &in);
+    QVERIFY(map.cellSize() > 5 * fitted);
+    map.resetZoom();
+    QCOMPARE(map.cellSize(), fitted);
 }
 
 void TestUiWidgets::curvesBatchReplots()

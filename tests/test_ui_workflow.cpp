@@ -4,8 +4,10 @@
 // a bundle; screenshots of the main views are written to the build folder and must show content.
 #include "engine/export/bundle.h"
 #include "engine/core/runtime.h"
+#include "engine/train/run.h"
 #include "support/fixtures.h"
 #include "support/folder_snapshot.h"
+#include "ui/confusion_heatmap.h"
 #include "ui/confusion_model.h"
 #include "ui/curves_view.h"
 #include "ui/dataset_view.h"
@@ -20,6 +22,7 @@
 #include "ui/runs_model.h"
 
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QStackedWidget>
 #include <QStandardPaths>
@@ -62,6 +65,7 @@ private Q_SLOTS:
     void anotherProjectClearsEveryView();
     void classRenameStaysInTheProject();
     void datasetTabShowsEveryDataset();
+    void resultsOfAThousandClasses();
 
 private:
     nlohmann::json spec(int epochs) const;
@@ -438,6 +442,60 @@ void TestUiWorkflow::datasetTabShowsEveryDataset()
     QVERIFY(m_window->openProject(m_project));
     QTRY_VERIFY_WITH_TIMEOUT(view->classNames().size() == 4, 20000);
     QVERIFY(!chooser->isVisibleTo(view));
+}
+
+void TestUiWorkflow::resultsOfAThousandClasses()
+{
+    // A project with one run evaluated on 1000 classes, 5 test images each (1 in 8 misclassified).
+    QVERIFY(m_window);
+    const int classes = 1000, perClass = 5;
+    const QString project = path(QStringLiteral("thousand.sepproj"));
+    int64_t run = 0;
+    {
+        auto store = projects::ProjectStore::create(project.toStdString());
+        train::RunSpec zeroShot = train::RunSpec::fromJson(spec(1), "test");
+        zeroShot.method = "zeroshot";
+        zeroShot.methodOptions = nlohmann::json::object();
+        run = store.createRun(zeroShot, std::nullopt);
+        store.runStarted(run, zeroShot, nlohmann::json::object(), "cpu", {}, false);
+        std::vector<std::string> names;
+        for (int c = 0; c < classes; ++c)
+            names.push_back("class " + std::to_string(c));
+        train::EvalResult result;
+        result.confusion = train::Confusion(classes);
+        for (int i = 0; i < classes * perClass; ++i) {
+            train::ImagePrediction p;
+            p.path = "images/" + std::to_string(i) + ".png";
+            p.label = i % classes;
+            const int64_t predicted = i % 8 == 0 ? (p.label + 1) % classes : p.label;
+            p.top = {predicted, (predicted + 2) % classes};
+            p.topProb = {0.7f, 0.1f};
+            result.confusion.add(p.label, predicted);
+            result.predictions.push_back(p);
+        }
+        store.recordEvaluation(run, "all", names, result, {});
+        store.runEnded(run, "finished", "");
+    }
+    // Timed from opening the project to the Results tab painted (a figure, not a pass/fail bound).
+    QElapsedTimer timer;
+    timer.start();
+    QVERIFY(m_window->openProject(project));
+    m_window->tabs()->setCurrentWidget(m_window->results());
+    m_window->results()->showRun(run);
+    const QImage shot = m_window->grab().toImage();   // laid out and painted
+    qInfo("project of 1000 classes (5000 predictions) opened, Results shown and drawn in %lld ms",
+          static_cast<long long>(timer.elapsed()));
+    ResultsView *results = m_window->results();
+    QCOMPARE(results->confusionModel()->classCount(), classes);
+    QCOMPARE(results->perClassView()->model()->rowCount(), classes);
+    QVERIFY(results->heatMap()->cellSize() > 0);
+    QVERIFY(QRectF(results->heatMap()->rect()).contains(results->heatMap()->matrixRect()));
+    // Sorted weakest first: the first row is a class with a misclassified image.
+    const QString first = results->perClassView()->model()->index(0, 1).data().toString();
+    QVERIFY2(first.toDouble() < 100, qPrintable(first));
+    QCOMPARE(results->galleryModel()->rowCount(), classes * perClass / 8);
+    QVERIFY(!shot.isNull());
+    QVERIFY(m_window->openProject(m_project));
 }
 
 int main(int argc, char **argv)

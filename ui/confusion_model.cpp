@@ -4,6 +4,8 @@
 
 #include <QColor>
 
+#include <algorithm>
+
 namespace sep::ui {
 
 ConfusionModel::ConfusionModel(QObject *parent) : QAbstractTableModel(parent) {}
@@ -48,6 +50,14 @@ QString ConfusionModel::className(int i) const
     return i >= 0 && i < classCount() ? qs(m_classes[static_cast<size_t>(i)]) : QString();
 }
 
+QColor ConfusionModel::cellColour(bool diagonal, double share)
+{
+    // White → blue on the diagonal; off it, red tones at twice the strength so mistakes stand out.
+    const QColor hot = diagonal ? QColor(0x15, 0x65, 0xc0) : QColor(0xc6, 0x28, 0x28);
+    const double a = std::clamp(share * (diagonal ? 1.0 : 2.0), 0.0, 1.0);
+    return QColor::fromRgbF(1 - a * (1 - hot.redF()), 1 - a * (1 - hot.greenF()), 1 - a * (1 - hot.blueF()));
+}
+
 int ConfusionModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : classCount(); }
 int ConfusionModel::columnCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : classCount(); }
 
@@ -66,12 +76,8 @@ QVariant ConfusionModel::data(const QModelIndex &index, int role) const
         return QVariant::fromValue<qint64>(count(t, p));
     case FractionRole:
         return f;
-    case Qt::BackgroundRole: {
-        // White → blue; off-diagonal cells in red tones so mistakes stand out.
-        const QColor hot = t == p ? QColor(0x15, 0x65, 0xc0) : QColor(0xc6, 0x28, 0x28);
-        const double a = std::min(1.0, f * (t == p ? 1.0 : 2.0));
-        return QColor::fromRgbF(1 - a * (1 - hot.redF()), 1 - a * (1 - hot.greenF()), 1 - a * (1 - hot.blueF()));
-    }
+    case Qt::BackgroundRole:
+        return cellColour(t == p, f);
     case Qt::ForegroundRole:
         return f > 0.55 ? QColor(Qt::white) : QColor(Qt::black);
     case Qt::TextAlignmentRole:

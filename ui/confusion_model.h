@@ -6,6 +6,7 @@
 #include "projects/project_store.h"
 
 #include <QAbstractTableModel>
+#include <QColor>
 
 #include <vector>
 
@@ -24,6 +25,9 @@ public:
     double fraction(int trueClass, int predicted) const;   // count / row total (0 for an empty row)
     int classCount() const { return static_cast<int>(m_classes.size()); }
     QString className(int i) const;
+    // A cell's colour for the share of its row: white → blue on the diagonal (correct), white → red
+    // off it, saturating at half the row (mistakes stand out).
+    static QColor cellColour(bool diagonal, double share);
 
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;

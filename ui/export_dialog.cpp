@@ -122,7 +122,7 @@ void ExportDialog::runChanged()
     const qint64 id = m_run->currentData().toLongLong();
     const auto it = std::find_if(m_runs.begin(), m_runs.end(), [id](const projects::RunInfo &r) { return r.id == id; });
     int newClasses = 0;
-    if (it != m_runs.end() && it->baseToNew) {
+    if (it != m_runs.end() && it->baseToNew && it->plan.is_object()) {
         const auto plan = it->plan.value("test_classes", nlohmann::json::object());
         newClasses = static_cast<int>(plan.value("new", nlohmann::json::array()).size());
     }

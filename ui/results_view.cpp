@@ -4,12 +4,13 @@
 #include "ui/dataset_view.h"
 #include "ui/engine_facade.h"
 #include "ui/project_session.h"
-#include "ui/qcustomplot_wrap.h"
+#include "ui/confusion_heatmap.h"
 #include "ui/counts.h"
 #include "ui/qt_convert.h"
 #include "ui/runs_model.h"
 #include "ui/thumbnail_loader.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
@@ -19,12 +20,16 @@
 #include <QLabel>
 #include <QListView>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QTableView>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace sep::ui {
 
 namespace {
+
+constexpr int ClassIndexRole = Qt::UserRole + 1;   // per-class table: the class's index in the evaluation
 
 QString resolvePath(const std::string &path, const projects::RunInfo *run)
 {
@@ -74,40 +79,46 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     pick->addWidget(m_setBox);
     pick->addWidget(m_headline, 1);
 
-    m_confusionView = new QTableView;
-    m_confusionView->setObjectName(QStringLiteral("confusionMatrix"));
-    m_confusionView->setModel(m_confusion);
-    m_confusionView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_confusionView->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
-    m_confusionView->horizontalHeader()->setMinimumSectionSize(34);
-    m_confusionView->verticalHeader()->setDefaultSectionSize(24);
-    m_confusionView->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_confusionView->setToolTip(tr("Rows: true class · columns: predicted class · click a cell to see its images"));
+    m_heatMap = new ConfusionHeatMap(m_confusion);
+    auto *byError = new QCheckBox(tr("Worst classes first"));
+    byError->setObjectName(QStringLiteral("orderByError"));
+    byError->setToolTip(tr("Order rows and columns by the true class's accuracy, lowest first"));
+    auto *resetZoom = new QToolButton;
+    resetZoom->setText(tr("Fit"));
+    resetZoom->setToolTip(tr("Show the whole matrix again (wheel zooms, drag pans)"));
 
-    m_bars = new QCustomPlot;
-    m_bars->setObjectName(QStringLiteral("perClassBars"));
-    m_bars->setMinimumHeight(180);
-    m_bars->yAxis->setRange(0, 100);
-    m_bars->yAxis->setLabel(tr("accuracy (%)"));
-    m_bars->xAxis->setTickLabelRotation(50);
-    m_bars->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    m_bars->axisRect()->setRangeDrag(Qt::Horizontal);
-    m_bars->axisRect()->setRangeZoom(Qt::Horizontal);
+    m_perClass = new QStandardItemModel(this);
+    m_perClassView = new QTableView;
+    m_perClassView->setObjectName(QStringLiteral("perClassTable"));
+    m_perClassView->setModel(m_perClass);
+    m_perClassView->verticalHeader()->hide();
+    m_perClassView->verticalHeader()->setDefaultSectionSize(fontMetrics().height() + 6);
+    m_perClassView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_perClassView->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_perClassView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_perClassView->setSortingEnabled(true);
+    m_perClassView->setToolTip(tr("Click a header to sort; click a class to see its misclassified images"));
 
     auto *confusionBox = new QWidget;
     auto *cl = new QVBoxLayout(confusionBox);
     cl->setContentsMargins(0, 0, 0, 0);
-    cl->addWidget(new QLabel(tr("<b>Confusion matrix</b> (rows: true, columns: predicted)")));
-    cl->addWidget(m_confusionView, 1);
-    auto *barsBox = new QWidget;
-    auto *bl = new QVBoxLayout(barsBox);
+    auto *confusionTitle = new QHBoxLayout;
+    confusionTitle->addWidget(new QLabel(tr("<b>Confusion matrix</b> (rows: true, columns: predicted)")), 1);
+    confusionTitle->addWidget(byError);
+    confusionTitle->addWidget(resetZoom);
+    cl->addLayout(confusionTitle);
+    cl->addWidget(m_heatMap, 1);
+    auto *perClassBox = new QWidget;
+    auto *bl = new QVBoxLayout(perClassBox);
     bl->setContentsMargins(0, 0, 0, 0);
     bl->addWidget(new QLabel(tr("<b>Accuracy per class</b>")));
-    bl->addWidget(m_bars, 1);
+    bl->addWidget(m_perClassView, 1);
     auto *middle = new QSplitter;
     middle->addWidget(confusionBox);
-    middle->addWidget(barsBox);
-    middle->setSizes({500, 500});
+    middle->addWidget(perClassBox);
+    middle->setStretchFactor(0, 3);
+    middle->setStretchFactor(1, 2);
+    middle->setSizes({600, 400});
 
     m_galleryTitle = new QLabel;
     m_galleryView = new QListView;
@@ -135,14 +146,24 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     auto *summaryTitle = new QLabel(tr("<b>Runs by method and settings</b> (finished runs; mean ± standard deviation "
                                        "over seeds; only the seed may differ within a row)"));
     summaryTitle->setWordWrap(true);
+    m_verdict = new QLabel;
+    m_verdict->setObjectName(QStringLiteral("resultsVerdict"));
+    m_verdict->setWordWrap(true);
+    m_verdict->hide();
     layout->addWidget(summaryTitle);
     layout->addWidget(m_summaryView);
+    layout->addWidget(m_verdict);
     layout->addLayout(pick);
     layout->addWidget(vsplit, 1);
 
     connect(m_runBox, &QComboBox::activated, this, [this](int i) { showRun(m_runBox->itemData(i).toLongLong()); });
     connect(m_setBox, &QComboBox::currentIndexChanged, this, &ResultsView::showEvaluation);
-    connect(m_confusionView, &QTableView::clicked, this, [this](const QModelIndex &i) { filterGallery(i.row(), i.column()); });
+    connect(m_heatMap, &ConfusionHeatMap::cellClicked, this, &ResultsView::filterGallery);
+    connect(byError, &QCheckBox::toggled, m_heatMap, &ConfusionHeatMap::setOrderByError);
+    connect(resetZoom, &QToolButton::clicked, m_heatMap, &ConfusionHeatMap::resetZoom);
+    connect(m_perClassView, &QTableView::clicked, this, [this](const QModelIndex &i) {
+        filterGallery(m_perClass->item(i.row(), 0)->data(ClassIndexRole).toInt(), -1);
+    });
     connect(m_galleryView, &QListView::activated, this, [this](const QModelIndex &i) {
         if (m_evaluation >= 0)
             Q_EMIT inspectImage(m_run, m_evaluations[static_cast<size_t>(m_evaluation)].id, i.data(ImageGridModel::TagRole).toLongLong());
@@ -176,6 +197,9 @@ void ResultsView::refresh()
 {
     m_summary->setRuns(m_session ? m_session->runs() : std::vector<projects::RunInfo>{});
     m_summaryView->resizeColumnsToContents();
+    const QString verdict = m_summary->verdict();
+    m_verdict->setText(verdict);
+    m_verdict->setVisible(!verdict.isEmpty());
     // As tall as its rows (up to five), so the matrix and gallery get the room.
     const int rows = std::clamp(m_summary->rowCount(), 1, 5);
     m_summaryView->setFixedHeight(m_summaryView->horizontalHeader()->height() + rows * m_summaryView->verticalHeader()->defaultSectionSize() + 4);
@@ -226,14 +250,13 @@ void ResultsView::showRun(int64_t runId)
 void ResultsView::showEvaluation(int index)
 {
     m_evaluation = index;
-    m_bars->clearPlottables();
+    m_perClass->clear();
     if (index < 0 || index >= static_cast<int>(m_evaluations.size())) {
         m_confusion->setMatrix({}, {});
         m_gallery->setItems({});
         m_predictions.clear();
         m_headline->setText(m_run ? tr("This run has no evaluation yet.") : QString());
         m_galleryTitle->clear();
-        m_bars->replot();
         return;
     }
     const auto &e = m_evaluations[static_cast<size_t>(index)];
@@ -250,25 +273,45 @@ void ResultsView::showEvaluation(int index)
         m_galleryTitle->setText(qs(ex.what()));
     }
 
-    auto *bars = new QCPBars(m_bars->xAxis, m_bars->yAxis);
-    bars->setBrush(QColor(0x00, 0x72, 0xb2, 190));
-    bars->setPen(Qt::NoPen);
-    QVector<double> keys, values;
-    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    for (size_t i = 0; i < e.classes.size(); ++i) {
-        keys << static_cast<double>(i);
-        values << (i < e.perClassAccuracy.size() && e.perClassAccuracy[i] ? 100 * *e.perClassAccuracy[i] : 0);
-        // Long names would squeeze the bars into a strip; the confusion matrix shows them whole.
-        QString label = qs(e.classes[i]);
-        if (label.size() > 14)
-            label = label.left(13) + QChar(0x2026);
-        ticker->addTick(static_cast<double>(i), label);
+    // Per class: accuracy, test images, and the class it is most often taken for. Sorted by the
+    // UserRole values (numbers as numbers; no accuracy sorts first).
+    m_perClass->setHorizontalHeaderLabels({tr("Class"), tr("Accuracy %"), tr("Images"), tr("Most often taken for")});
+    m_perClass->setSortRole(Qt::UserRole);
+    const int n = static_cast<int>(e.classes.size());
+    QList<QList<QStandardItem *>> rows;
+    for (int c = 0; c < n; ++c) {
+        auto *name = new QStandardItem(qs(e.classes[static_cast<size_t>(c)]));
+        name->setData(name->text().toLower(), Qt::UserRole);
+        name->setData(c, ClassIndexRole);
+        const auto &acc = static_cast<size_t>(c) < e.perClassAccuracy.size() ? e.perClassAccuracy[static_cast<size_t>(c)]
+                                                                             : std::optional<double>();
+        auto *accuracy = new QStandardItem(acc ? QString::number(100 * *acc, 'f', 1) : QStringLiteral("–"));
+        accuracy->setData(acc ? 100 * *acc : -1.0, Qt::UserRole);
+        accuracy->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        const qint64 total = static_cast<size_t>(c) < e.perClassCount.size() ? e.perClassCount[static_cast<size_t>(c)] : 0;
+        auto *images = new QStandardItem(QString::number(total));
+        images->setData(total, Qt::UserRole);
+        images->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        int worst = -1;
+        int64_t worstCount = 0;
+        for (int p = 0; p < n; ++p)
+            if (p != c && m_confusion->count(c, p) > worstCount) {
+                worst = p;
+                worstCount = m_confusion->count(c, p);
+            }
+        auto *confused = new QStandardItem(worst < 0 ? QString()
+                                                     : QStringLiteral("%1 (%2)").arg(m_confusion->className(worst)).arg(worstCount));
+        confused->setData(worst < 0 ? QString() : m_confusion->className(worst).toLower(), Qt::UserRole);
+        rows.append({name, accuracy, images, confused});
     }
-    bars->setData(keys, values, true);
-    m_bars->xAxis->setTicker(ticker);
-    // At most 25 classes at a time; drag or wheel to see the others.
-    m_bars->xAxis->setRange(-0.6, std::min<double>(25, static_cast<double>(e.classes.size())) - 0.4);
-    m_bars->replot();
+    for (auto &row : rows)
+        m_perClass->appendRow(row);
+    m_perClassView->sortByColumn(1, Qt::AscendingOrder);   // the weakest classes first
+    m_perClassView->resizeColumnToContents(1);
+    m_perClassView->resizeColumnToContents(2);
+    m_perClassView->resizeColumnToContents(0);
+    m_perClassView->setColumnWidth(0, std::clamp(m_perClassView->columnWidth(0), 120, 260));
+    m_perClassView->horizontalHeader()->setStretchLastSection(true);
     filterGallery(-1, -1);
 }
 
@@ -283,7 +326,9 @@ void ResultsView::filterGallery(int trueClass, int predicted)
         if (p.top.empty())
             continue;
         const int64_t pred = p.top.front();
-        const bool wanted = trueClass < 0 ? pred != p.label : (p.label == trueClass && pred == predicted);
+        const bool wanted = trueClass < 0    ? pred != p.label
+                            : predicted < 0 ? (p.label == trueClass && pred != p.label)
+                                            : (p.label == trueClass && pred == predicted);
         if (!wanted)
             continue;
         ImageGridModel::Item it;
@@ -295,8 +340,11 @@ void ResultsView::filterGallery(int trueClass, int predicted)
         items.push_back(it);
     }
     if (trueClass < 0)
-        m_galleryTitle->setText(tr("<b>Misclassified images</b> (%1) · click a matrix cell to filter · double-click an image to inspect it")
-                                    .arg(items.size()));
+        m_galleryTitle->setText(tr("<b>Misclassified images</b> (%1) · click a matrix cell or a class to filter · double-click an image to inspect it")
+                                    .arg(count::images(items.size())));
+    else if (predicted < 0)
+        m_galleryTitle->setText(tr("<b>%1, misclassified</b> (%2) · double-click an image to inspect it")
+                                    .arg(m_confusion->className(trueClass).toHtmlEscaped(), count::images(items.size())));
     else
         m_galleryTitle->setText(tr("<b>True %1, predicted %2</b> (%3) · double-click an image to inspect it")
                                     .arg(m_confusion->className(trueClass).toHtmlEscaped(), m_confusion->className(predicted).toHtmlEscaped(),

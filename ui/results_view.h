@@ -1,7 +1,9 @@
 #pragma once
-// Results of the project's runs: the runs grouped by method and shots with mean ± std over seeds;
-// for one run and test set, the confusion matrix as a heat map (click a cell → those images below),
-// per-class accuracy bars, and a gallery of the misclassified images (double-click → inspector).
+// Results of the project's runs: the runs grouped by method and settings with mean ± std over seeds
+// (the best of each protocol marked, and a sentence when a baseline beats SEP); for one run and test
+// set, the confusion matrix as a heat map that scales to 1000 classes (click a cell → those images
+// below), per-class accuracy as a sortable table, and a gallery of the misclassified images
+// (double-click → inspector).
 
 #include "projects/project_store.h"
 
@@ -11,10 +13,11 @@ class QComboBox;
 class QLabel;
 class QListView;
 class QTableView;
-class QCustomPlot;
+class QStandardItemModel;
 
 namespace sep::ui {
 
+class ConfusionHeatMap;
 class ConfusionModel;
 class ImageGridModel;
 class ProjectSession;
@@ -31,8 +34,10 @@ public:
     ConfusionModel *confusionModel() const { return m_confusion; }
     RunSummaryModel *summaryModel() const { return m_summary; }
     ImageGridModel *galleryModel() const { return m_gallery; }
-    QTableView *confusionView() const { return m_confusionView; }
-    // Shows the images of true class t predicted as p (t = p = -1: every misclassified image).
+    ConfusionHeatMap *heatMap() const { return m_heatMap; }
+    QTableView *perClassView() const { return m_perClassView; }
+    // Shows the images of true class t predicted as p (t = p = -1: every misclassified image; p = -1
+    // alone: every misclassified image of class t).
     void filterGallery(int trueClass, int predicted);
 
 public Q_SLOTS:
@@ -56,10 +61,11 @@ private:
     ConfusionModel *m_confusion;
     ThumbnailLoader *m_loader;
     ImageGridModel *m_gallery;
-    QTableView *m_summaryView, *m_confusionView;
+    QTableView *m_summaryView, *m_perClassView;
+    ConfusionHeatMap *m_heatMap;
+    QStandardItemModel *m_perClass;
     QComboBox *m_runBox, *m_setBox;
-    QLabel *m_headline, *m_galleryTitle;
-    QCustomPlot *m_bars;
+    QLabel *m_headline, *m_galleryTitle, *m_verdict;
     QListView *m_galleryView;
 };
 

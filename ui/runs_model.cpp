@@ -1,10 +1,13 @@
 #include "ui/runs_model.h"
 
+#include "ui/counts.h"
 #include "ui/engine_facade.h"
 #include "ui/qt_convert.h"
 
 #include <QBrush>
 #include <QColor>
+#include <QFileInfo>
+#include <QFont>
 #include <QDateTime>
 #include <QIcon>
 
@@ -212,6 +215,8 @@ std::vector<RunGroup> aggregateRuns(const std::vector<projects::RunInfo> &runs)
         const auto &settings = std::get<3>(key);
         std::tie(g.method, g.shots, g.baseToNew, std::ignore) = key;
         std::vector<double> base, novel, hm, all;
+        const auto &spec = members.front()->spec;
+        g.data = spec.is_object() ? spec.value("data", std::string()) : std::string();
         for (const auto *r : members) {
             g.seeds.push_back(r->seed);
             if (auto it = r->accuracy.find("base"); it != r->accuracy.end())
@@ -257,6 +262,14 @@ QVariant RunSummaryModel::data(const QModelIndex &index, int role) const
     const RunGroup &g = m_groups[static_cast<size_t>(index.row())];
     if (role == Qt::TextAlignmentRole && index.column() >= Seeds && index.column() <= All)
         return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::FontRole && index.column() == (g.baseToNew ? HarmonicMean : All) && isBest(static_cast<size_t>(index.row()))) {
+        QFont bold;
+        bold.setBold(true);
+        return bold;
+    }
+    if (role == Qt::ToolTipRole && isBest(static_cast<size_t>(index.row())))
+        return tr("The best %1 of this protocol (same images, shots and protocol)")
+            .arg(g.baseToNew ? tr("harmonic mean") : tr("accuracy"));
     if (role != Qt::DisplayRole)
         return {};
     switch (index.column()) {
@@ -284,6 +297,54 @@ QVariant RunSummaryModel::data(const QModelIndex &index, int role) const
         return qs(g.settings);
     }
     return {};
+}
+
+namespace {
+
+bool sameProtocol(const RunGroup &a, const RunGroup &b)
+{
+    return a.baseToNew == b.baseToNew && a.shots == b.shots && a.data == b.data;
+}
+
+} // namespace
+
+bool RunSummaryModel::isBest(size_t i) const
+{
+    const RunGroup &g = m_groups[i];
+    if (g.headline().count == 0)
+        return false;
+    for (const auto &other : m_groups)
+        if (&other != &g && sameProtocol(g, other) && other.headline().count > 0 && other.headline().mean > g.headline().mean)
+            return false;
+    return true;
+}
+
+QString RunSummaryModel::verdict() const
+{
+    QStringList sentences;
+    for (size_t i = 0; i < m_groups.size(); ++i) {
+        const RunGroup &best = m_groups[i];
+        if (best.method == "sep" || !isBest(i))
+            continue;
+        // The best SEP group of the same protocol, if there is one.
+        const RunGroup *sep = nullptr;
+        for (const auto &g : m_groups)
+            if (g.method == "sep" && sameProtocol(g, best) && g.headline().count > 0 && (!sep || g.headline().mean > sep->headline().mean))
+                sep = &g;
+        if (!sep)
+            continue;
+        const QString folder = QFileInfo(qs(best.data)).fileName();
+        sentences << tr("On %1 (%2, %3): %4 beats SEP, %5 against %6 %7.")
+                         .arg(folder.isEmpty() ? tr("these images") : folder,
+                              best.baseToNew ? tr("base-to-new") : tr("all classes"), count::shots(best.shots),
+                              qs(facade::methodTitle(best.method)), formatStat(best.headline()), formatStat(sep->headline()),
+                              best.baseToNew ? tr("harmonic mean") : tr("accuracy"));
+    }
+    if (sentences.isEmpty())
+        return {};
+    return QStringLiteral("<span style='color:#b35900'>⚠ %1</span> %2")
+        .arg(sentences.join(QLatin1Char(' ')).toHtmlEscaped(),
+             tr("With few seeds or small test sets, differences of a few points may be noise: compare the ± over seeds."));
 }
 
 QVariant RunSummaryModel::headerData(int section, Qt::Orientation orientation, int role) const

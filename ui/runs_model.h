@@ -44,7 +44,11 @@ struct RunGroup {
     int64_t shots = 0;
     bool baseToNew = false;
     std::vector<uint64_t> seeds;
+    std::string data;                 // the image folder the runs used
     train::MeanStd base, novel, hm, all;
+    // The figure groups of one protocol (same folder, shots, protocol) are compared by: the harmonic
+    // mean for base-to-new, the accuracy on all classes otherwise.
+    const train::MeanStd &headline() const { return baseToNew ? hm : all; }
     // What sets this group apart from other groups of the same method ("epochs 3"); empty when
     // nothing does.
     std::string settings;
@@ -60,6 +64,10 @@ public:
     explicit RunSummaryModel(QObject *parent = nullptr);
     void setRuns(const std::vector<projects::RunInfo> &runs);
     const std::vector<RunGroup> &groups() const { return m_groups; }
+    // Whether group i has the best headline figure of its protocol (shown in bold).
+    bool isBest(size_t i) const;
+    // One sentence per protocol where a baseline's headline figure beats SEP's; "" when none does.
+    QString verdict() const;
 
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
