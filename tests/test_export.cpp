@@ -607,8 +607,31 @@ void TestExport::explanationPictureMarksTheSelectedPatches()
     // on the top edge of the patch at column 3, row 2 (each patch 24 px).
     const cv::Vec3b edge = pic.at<cv::Vec3b>(30 + 22 + 2 * 24, 6 + 3 * 24 + 12);
     QVERIFY2(edge[2] > 200 && edge[1] < 80 && edge[0] < 80, "the best patch is not outlined in red");
-    const cv::Vec3b inside = pic.at<cv::Vec3b>(30 + 22 + 12, 6 + 12);   // an unselected patch keeps the dimmed grey
+    const cv::Vec3b inside = pic.at<cv::Vec3b>(30 + 22 + 24 + 12, 6 + 12);   // an unselected patch keeps the dimmed grey
     QVERIFY(std::abs(int(inside[0]) - int(inside[2])) < 10);
+    // [CLS] (rank 2) is a labelled badge in the tile's corner, in rank 2's orange, not a frame.
+    const cv::Vec3b badge = pic.at<cv::Vec3b>(30 + 22 + 4, 6 + 4);
+    QVERIFY2(badge[2] > 200 && badge[1] > 100 && badge[0] < 60, "no [CLS] badge in the corner");
+    const cv::Vec3b side = pic.at<cv::Vec3b>(30 + 22 + 60, 6 + 1);   // the tile's left edge, low down: no frame
+    QVERIFY(std::abs(int(side[0]) - int(side[2])) < 10);
+    // The legend under the grid shows the rank-1 colour (a red swatch) in its last rows.
+    bool redSwatch = false;
+    for (int y = pic.rows - 40; y < pic.rows; ++y)
+        for (int x = 0; x < pic.cols; ++x) {
+            const cv::Vec3b c = pic.at<cv::Vec3b>(y, x);
+            redSwatch |= c[2] > 230 && c[1] < 70 && c[0] < 70;
+        }
+    QVERIFY2(redSwatch, "no legend of the selection ranks");
+
+    // The heat map lies over the image in grey: at opacity 0, a coloured image comes out grey.
+    cv::Mat coloured(32, 32, CV_8UC3, cv::Scalar(200, 30, 30));
+    std::vector<float> weights(16, 0.5f);
+    const cv::Mat plain = exporting::attentionTile(coloured, weights, 4, 64, 0.0);
+    const cv::Vec3b p = plain.at<cv::Vec3b>(10, 10);
+    QVERIFY(p[0] == p[1] && p[1] == p[2]);
+    const cv::Mat full = exporting::attentionTile(coloured, weights, 4, 64, 1.0);
+    const cv::Mat bar = exporting::attentionColourBar(256, 1);
+    QCOMPARE(full.at<cv::Vec3b>(10, 10), bar.at<cv::Vec3b>(0, 255));   // every weight is the maximum: the hottest colour
 }
 
 void TestExport::exportAndPredictFromTheCommandLine()

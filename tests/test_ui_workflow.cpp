@@ -66,6 +66,7 @@ private Q_SLOTS:
     void classRenameStaysInTheProject();
     void datasetTabShowsEveryDataset();
     void resultsOfAThousandClasses();
+    void everyViewFits800x600();
 
 private:
     nlohmann::json spec(int epochs) const;
@@ -496,6 +497,46 @@ void TestUiWorkflow::resultsOfAThousandClasses()
     QCOMPARE(results->galleryModel()->rowCount(), classes * perClass / 8);
     QVERIFY(!shot.isNull());
     QVERIFY(m_window->openProject(m_project));
+}
+
+void TestUiWorkflow::everyViewFits800x600()
+{
+    // The window could not be made smaller than 900×757: the inspector's pictures and labels pushed
+    // it, and pictures overlapped the slider. Every tab now fits 800×600, the inspector included.
+    QVERIFY(m_window);
+    InspectorView *inspector = m_window->inspector();
+    m_window->tabs()->setCurrentWidget(inspector);
+    const auto evaluations = m_window->session()->store()->evaluations(m_finishedRun);
+    QVERIFY(!evaluations.empty());
+    QSignalSpy rendered(inspector, &InspectorView::rendered);
+    inspector->inspect(m_finishedRun, evaluations.front().id, 0);
+    QVERIFY(rendered.wait(30000));
+    for (const QSize size : {QSize(800, 600), QSize(1600, 1000)}) {
+        m_window->resize(size);
+        for (int tab = 0; tab < m_window->tabs()->count(); ++tab) {
+            m_window->tabs()->setCurrentIndex(tab);
+            QTest::qWait(50);
+            QCOMPARE(m_window->size(), size);
+        }
+        m_window->tabs()->setCurrentWidget(inspector);
+        QTest::qWait(50);
+        auto *picture = inspector->findChild<QWidget *>(QStringLiteral("selectionPicture"));
+        auto *heat = inspector->findChild<QWidget *>(QStringLiteral("attentionPicture"));
+        auto *slider = inspector->findChild<QWidget *>(QStringLiteral("layerSlider"));
+        const auto rectOf = [&](QWidget *w) { return QRect(w->mapTo(inspector, QPoint(0, 0)), w->size()); };
+        QVERIFY(!rectOf(picture).intersects(rectOf(heat)));
+        QVERIFY(!rectOf(picture).intersects(rectOf(slider)));
+        QVERIFY(!rectOf(heat).intersects(rectOf(slider)));
+        QVERIFY2(picture->width() >= 64 && picture->height() >= 64, qPrintable(QStringLiteral("%1x%2, window minimum %3x%4").arg(picture->width()).arg(picture->height()).arg(m_window->minimumSizeHint().width()).arg(m_window->minimumSizeHint().height())));
+    }
+    // The pictures follow the window: larger at 1600×1000 than at 800×600 (checked in that order).
+    m_window->resize(800, 600);
+    QTest::qWait(50);
+    const int small = inspector->findChild<QWidget *>(QStringLiteral("selectionPicture"))->width();
+    m_window->resize(1600, 1000);
+    QTest::qWait(50);
+    QVERIFY(inspector->findChild<QWidget *>(QStringLiteral("selectionPicture"))->width() > small);
+    m_window->resize(1300, 850);
 }
 
 int main(int argc, char **argv)

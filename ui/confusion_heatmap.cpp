@@ -93,9 +93,15 @@ QRectF ConfusionHeatMap::fittedRect() const
 {
     const int n = std::max(1, m_model->classCount());
     const double room = std::max(0.0, std::min<double>(width() - kColourBarWidth - m_left - 4, height() - m_top - 4));
-    // Whole pixels per cell wherever there is a pixel per cell, so the grid stays crisp.
-    const double side = room >= n ? std::floor(room / n) * n : room;
+    // Whole pixels per cell where cells are large (a crisp grid); below 4 px a cell, all the room.
+    const double side = room >= 4.0 * n ? std::floor(room / n) * n : room;
     return {static_cast<double>(m_left + 2), static_cast<double>(m_top + 2), side, side};
+}
+
+int ConfusionHeatMap::colourBarLeft() const
+{
+    // Beside the matrix, not at the far edge of a wide view.
+    return std::min(width() - kColourBarWidth + 10, static_cast<int>(fittedRect().right()) + 14);
 }
 
 QRectF ConfusionHeatMap::matrixRect() const
@@ -112,7 +118,7 @@ double ConfusionHeatMap::cellSize() const
 std::pair<int, int> ConfusionHeatMap::cellAt(const QPoint &point) const
 {
     const QRectF r = matrixRect();
-    const QRectF visible = r.intersected(QRectF(m_left, m_top, width() - kColourBarWidth - m_left, height() - m_top));
+    const QRectF visible = r.intersected(QRectF(m_left, m_top, colourBarLeft() - 8 - m_left, height() - m_top));
     if (!visible.contains(point) || m_model->classCount() == 0)
         return {-1, -1};
     const double cell = cellSize();
@@ -145,7 +151,7 @@ bool ConfusionHeatMap::event(QEvent *event)
         const auto [t, p] = cellAt(help->pos());
         if (t >= 0)
             QToolTip::showText(help->globalPos(), describeCell(t, p), this);
-        else if (help->pos().x() >= width() - kColourBarWidth)
+        else if (help->pos().x() >= colourBarLeft() - 4)
             QToolTip::showText(help->globalPos(),
                                tr("Blue: the share of a class's test images classified correctly (the diagonal).\n"
                                   "Red: the share taken for another class (off the diagonal), full at half or more."),
@@ -169,7 +175,7 @@ void ConfusionHeatMap::paintEvent(QPaintEvent *)
     }
     const QRectF r = matrixRect();
     const double cell = cellSize();
-    const QRect plotArea(m_left, m_top, width() - kColourBarWidth - m_left, height() - m_top);
+    const QRect plotArea(m_left, m_top, colourBarLeft() - 8 - m_left, height() - m_top);
     painter.save();
     painter.setClipRect(plotArea);
     // Below a pixel per cell, neighbouring cells are averaged (a lone mistake still tints its pixel);
@@ -231,7 +237,7 @@ void ConfusionHeatMap::paintEvent(QPaintEvent *)
     }
 
     // The colour bar: both scales, with their meaning.
-    const int x0 = width() - kColourBarWidth + 10;
+    const int x0 = colourBarLeft();
     const int top = std::max(m_top, 4) + 18, bottom = height() - 22;
     if (bottom - top < 40)
         return;

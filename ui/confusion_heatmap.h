@@ -32,7 +32,7 @@ public:
     void resetZoom();
 
     QSize sizeHint() const override { return {520, 420}; }
-    QSize minimumSizeHint() const override { return {160, 120}; }
+    QSize minimumSizeHint() const override { return {160, 90}; }
 
 Q_SIGNALS:
     void cellClicked(int trueClass, int predicted);
@@ -50,6 +50,7 @@ private:
     void rebuild();                               // the cells' image, in the current order
     void updateMargins();
     QRectF fittedRect() const;                    // the whole matrix at zoom 1
+    int colourBarLeft() const;
 
     ConfusionModel *m_model;
     std::vector<int> m_order;                     // position → class

@@ -44,6 +44,11 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
         r->setRangeDrag(Qt::Horizontal | Qt::Vertical);
         r->setRangeZoom(Qt::Horizontal | Qt::Vertical);
         r->axis(QCPAxis::atBottom)->setLabel(QStringLiteral("epoch"));
+        // Epochs are whole numbers: ticks on integers only, as many as fit.
+        QSharedPointer<QCPAxisTickerFixed> epochs(new QCPAxisTickerFixed);
+        epochs->setTickStep(1);
+        epochs->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        r->axis(QCPAxis::atBottom)->setTicker(epochs);
     }
     m_lossRect->axis(QCPAxis::atLeft)->setLabel(QStringLiteral("training loss"));
     m_accRect->axis(QCPAxis::atLeft)->setLabel(QStringLiteral("test accuracy (%)"));
@@ -58,8 +63,16 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
     f.setPointSizeF(f.pointSizeF() * 0.85);
     m_lossLegend = m_plot->legend = new QCPLegend;
     m_accLegend = new QCPLegend;
-    m_plot->plotLayout()->addElement(0, 1, m_lossLegend);
-    m_plot->plotLayout()->addElement(1, 1, m_accLegend);
+    // Each legend at the top of a column cell, as tall as its entries (a legend alone in a cell is
+    // stretched to the cell's height, its entries spread apart).
+    for (auto [row, legend] : {std::pair{0, m_lossLegend}, {1, m_accLegend}}) {
+        auto *column = new QCPLayoutGrid;
+        m_plot->plotLayout()->addElement(row, 1, column);
+        column->addElement(0, 0, legend);
+        column->addElement(1, 0, new QCPLayoutElement(m_plot));
+        column->setRowStretchFactor(0, 0.001);
+        column->setRowStretchFactor(1, 1);
+    }
     m_plot->plotLayout()->setColumnStretchFactor(1, 0.01);
     for (QCPLegend *legend : {m_lossLegend, m_accLegend}) {
         legend->setLayer(QStringLiteral("legend"));
@@ -91,6 +104,7 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
     auto *bar = new QHBoxLayout;
     auto *hint = new QLabel(tr("Drag to pan, wheel to zoom. Solid: base classes, dashed: new classes, dotted: all classes."));
     hint->setEnabled(false);
+    hint->setWordWrap(true);
     auto *reset = new QPushButton(tr("Reset zoom"));
     auto *exp = new QPushButton(QIcon(QStringLiteral(":/icons/export.svg")), tr("Export plot…"));
     reset->setObjectName(QStringLiteral("resetZoom"));

@@ -35,7 +35,7 @@ ExportDialog::ExportDialog(const QString &project, const std::vector<projects::R
         if (r.status == "finished") {
             m_run->addItem(QStringLiteral("run %1 · %2 · %3 shots · seed %4").arg(r.id).arg(qs(facade::methodTitle(r.method))).arg(r.shots).arg(r.seed),
                            QVariant::fromValue<qint64>(r.id));
-            if (r.id == preselect)
+            if (r.id == preselect || preselect <= 0)   // the run picked, else the latest
                 m_run->setCurrentIndex(m_run->count() - 1);
         }
     m_out = new QLineEdit;
@@ -126,7 +126,7 @@ void ExportDialog::runChanged()
         const auto plan = it->plan.value("test_classes", nlohmann::json::object());
         newClasses = static_cast<int>(plan.value("new", nlohmann::json::array()).size());
     }
-    m_newClasses->setText(tr("Recognise the %1 too (new: held out from tuning in this base-to-new run)").arg(count::classes(newClasses)));
+    m_newClasses->setText(tr("Also recognise the %1 held out from tuning (this run's new classes)").arg(count::classes(newClasses)));
     m_newClasses->setVisible(newClasses > 0);
 }
 

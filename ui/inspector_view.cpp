@@ -5,6 +5,7 @@
 #include "ui/engine_facade.h"
 #include "ui/project_session.h"
 #include "ui/qt_convert.h"
+#include "ui/scaled_picture.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -12,6 +13,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QPainter>
 #include <QRegularExpression>
 #include <QScrollArea>
 #include <QSlider>
@@ -21,6 +23,7 @@
 #include <QVBoxLayout>
 #include <QtConcurrent>
 
+#include <algorithm>
 #include <cmath>
 
 namespace sep::ui {
@@ -78,6 +81,7 @@ QTableWidget *makeTable(const QStringList &headers)
     t->horizontalHeader()->setStretchLastSection(true);
     t->setEditTriggers(QAbstractItemView::NoEditTriggers);
     t->setSelectionMode(QAbstractItemView::NoSelection);
+    t->setMinimumHeight(96);   // a few rows readable; the side panes scroll when the window is small
     return t;
 }
 
@@ -95,30 +99,75 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
 {
     m_title = new QLabel(tr("Pick an image: double-click one in Results (misclassified gallery) or in the Dataset view."));
     m_title->setWordWrap(true);
-    m_picture = new QLabel;
+    m_picture = new ScaledPicture;
     m_picture->setObjectName(QStringLiteral("selectionPicture"));
-    m_picture->setMinimumSize(256, 256);
-    m_picture->setAlignment(Qt::AlignCenter);
-    m_heat = new QLabel;
+    m_heat = new ScaledPicture;
     m_heat->setObjectName(QStringLiteral("attentionPicture"));
-    m_heat->setMinimumSize(256, 256);
-    m_heat->setAlignment(Qt::AlignCenter);
     m_slider = new QSlider(Qt::Horizontal);
     m_slider->setObjectName(QStringLiteral("layerSlider"));
     m_slider->setEnabled(false);
     m_layerLabel = new QLabel;
     m_note = new QLabel;
     m_note->setWordWrap(true);
+    m_opacity = new QSlider(Qt::Horizontal);
+    m_opacity->setObjectName(QStringLiteral("heatOpacity"));
+    m_opacity->setRange(0, 100);
+    m_opacity->setValue(55);
+    m_opacity->setToolTip(tr("How much of the heat map covers the (grey) image"));
+
+    // Legends: the outline colours rank the selected tokens; the heat map's colour scale.
+    QPixmap ranks(5 * 30 + 4, 18);
+    ranks.fill(Qt::transparent);
+    {
+        QPainter painter(&ranks);
+        painter.setRenderHint(QPainter::Antialiasing);
+        for (int r = 0; r < 5; ++r) {
+            const cv::Scalar c = exporting::selectionRankColour(static_cast<size_t>(r));
+            painter.setPen(QPen(QColor(static_cast<int>(c[0]), static_cast<int>(c[1]), static_cast<int>(c[2])), 2));
+            painter.drawRect(r * 30 + 2, 2, 13, 13);
+            painter.setPen(palette().color(QPalette::WindowText));
+            painter.drawText(QRect(r * 30 + 17, 0, 12, 18), Qt::AlignVCenter, QString::number(r + 1));
+        }
+    }
+    auto *rankLegend = new QLabel;
+    rankLegend->setPixmap(ranks);
+    auto *rankText = new QLabel(tr("rank, 1 = highest score"));
+    rankText->setToolTip(tr("Outlines number the selected patches by score. A badge “[CLS] k” in the corner means the "
+                            "[CLS] token was selected, at rank k."));
+    rankLegend->setToolTip(rankText->toolTip());
+    const cv::Mat barMat = exporting::attentionColourBar(120, 12);
+    auto *heatBar = new QLabel;
+    heatBar->setPixmap(QPixmap::fromImage(toQImage(barMat)));
+    heatBar->setToolTip(tr("Attention of [CLS] to each patch, as a share of the largest at this layer"));
 
     auto *pictures = new QHBoxLayout;
     auto *left = new QVBoxLayout;
-    left->addWidget(new QLabel(tr("<b>Selected image tokens</b> (outlined; brighter = higher score)")));
+    auto *selectionTitle = new QLabel(tr("<b>Selected image tokens</b> (outlined, numbered by rank)"));
+    selectionTitle->setWordWrap(true);
+    left->addWidget(selectionTitle);
     left->addWidget(m_picture, 1);
+    auto *rankRow = new QHBoxLayout;
+    rankRow->addWidget(rankLegend);
+    rankRow->addWidget(rankText, 1);
+    left->addLayout(rankRow);
+    left->addSpacing(m_opacity->sizeHint().height());   // the pictures line up with the heat map's
     auto *right = new QVBoxLayout;
-    right->addWidget(new QLabel(tr("<b>CLIP's [CLS] attention</b> at this layer")));
+    auto *heatTitle = new QLabel(tr("<b>CLIP's [CLS] attention</b> at this layer"));
+    heatTitle->setWordWrap(true);
+    right->addWidget(heatTitle);
     right->addWidget(m_heat, 1);
-    pictures->addLayout(left);
-    pictures->addLayout(right);
+    auto *heatRow = new QHBoxLayout;
+    heatRow->addWidget(new QLabel(tr("low")));
+    heatRow->addWidget(heatBar);
+    heatRow->addWidget(new QLabel(tr("high")));
+    heatRow->addStretch();
+    right->addLayout(heatRow);
+    auto *opacityRow = new QHBoxLayout;
+    opacityRow->addWidget(new QLabel(tr("Opacity:")));
+    opacityRow->addWidget(m_opacity, 1);
+    right->addLayout(opacityRow);
+    pictures->addLayout(left, 1);
+    pictures->addLayout(right, 1);
     auto *sliderRow = new QHBoxLayout;
     sliderRow->addWidget(new QLabel(tr("Layer:")));
     sliderRow->addWidget(m_slider, 1);
@@ -131,7 +180,7 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
     auto *stripScroll = new QScrollArea;
     stripScroll->setWidget(stripHost);
     stripScroll->setWidgetResizable(true);
-    stripScroll->setFixedHeight(120);
+    stripScroll->setFixedHeight(80);
 
     auto *leftPane = new QWidget;
     auto *lp = new QVBoxLayout(leftPane);
@@ -153,6 +202,8 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
     m_tokens = new QTreeWidget;
     m_tokens->setObjectName(QStringLiteral("promptTokens"));
     m_tokens->setHeaderLabels({tr("Class / layer"), tr("Selected text tokens")});
+    m_tokens->setMinimumHeight(96);
+    m_fusion->setMinimumHeight(96);
 
     auto *rightPane = new QSplitter(Qt::Vertical);
     rightPane->addWidget(boxed(tr("Prediction (top 5)"), m_top));
@@ -160,15 +211,62 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
     rightPane->addWidget(boxed(tr("Fusion attention at this layer"), m_fusion));
     rightPane->addWidget(boxed(tr("Selected prompt tokens per class"), m_tokens));
 
+    // The side panes keep readable heights and scroll when the window is too small for all four.
+    auto *rightScroll = new QScrollArea;
+    rightScroll->setWidget(rightPane);
+    rightScroll->setWidgetResizable(true);
+    rightScroll->setFrameShape(QFrame::NoFrame);
+    rightScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    rightScroll->setMinimumWidth(220);
     auto *split = new QSplitter;
     split->addWidget(leftPane);
-    split->addWidget(rightPane);
+    split->addWidget(rightScroll);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(split);
 
     connect(m_slider, &QSlider::valueChanged, this, &InspectorView::showLayer);
+    connect(m_opacity, &QSlider::valueChanged, this, [this] { showLayer(m_slider->value()); });
+    // Hover: what the grid holds under the pointer.
+    const auto patchAt = [this](QPointF at) {
+        const int col = std::clamp(static_cast<int>(at.x() * m_grid), 0, m_grid - 1);
+        const int row = std::clamp(static_cast<int>(at.y() * m_grid), 0, m_grid - 1);
+        return row * m_grid + col;
+    };
+    m_picture->setDescribe([this, patchAt](QPointF at) {
+        const int index = m_slider->value();
+        if (index < 0 || index >= static_cast<int>(m_selection.layers.size()))
+            return QString();
+        const int patch = patchAt(at);
+        const auto &layer = m_selection.layers[static_cast<size_t>(index)];
+        for (size_t k = 0; k < layer.tokens.size(); ++k)
+            if (layer.tokens[k] == patch + 1)
+                return tr("patch %1 (row %2, column %3): selected, rank %4, score %5")
+                    .arg(patch)
+                    .arg(patch / m_grid + 1)
+                    .arg(patch % m_grid + 1)
+                    .arg(k + 1)
+                    .arg(k < layer.scores.size() ? QString::number(layer.scores[k], 'g', 3) : QStringLiteral("?"));
+        return tr("patch %1 (row %2, column %3): not selected").arg(patch).arg(patch / m_grid + 1).arg(patch % m_grid + 1);
+    });
+    m_heat->setDescribe([this, patchAt](QPointF at) {
+        const int index = m_slider->value();
+        const auto block = index >= 0 && index < static_cast<int>(m_selection.layers.size())
+                               ? static_cast<size_t>(m_selection.layers[static_cast<size_t>(index)].block)
+                               : m_selection.clsAttention.size() - 1;
+        if (block >= m_selection.clsAttention.size())
+            return QString();
+        const auto &weights = m_selection.clsAttention[block];
+        const int patch = patchAt(at);
+        if (patch >= static_cast<int>(weights.size()))
+            return QString();
+        const float top = std::max(*std::max_element(weights.begin(), weights.end()), 1e-12f);
+        return tr("patch %1: [CLS] attention %2 (%3 of this layer's largest)")
+            .arg(patch)
+            .arg(static_cast<double>(weights[static_cast<size_t>(patch)]), 0, 'g', 3)
+            .arg(percent(weights[static_cast<size_t>(patch)] / top));
+    });
     if (m_session) {
         connect(m_session, &ProjectSession::opened, this, &InspectorView::clear);
         connect(m_session, &ProjectSession::closed, this, &InspectorView::clear);
@@ -188,7 +286,7 @@ InspectorView::InspectorView(ProjectSession *session, QWidget *parent) : QWidget
         m_stripLabels.clear();
         for (int i = 0; i < m_pictures.selection.size(); ++i) {
             auto *l = new QLabel;
-            l->setPixmap(QPixmap::fromImage(m_pictures.selection[i].scaled(96, 96, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+            l->setPixmap(QPixmap::fromImage(m_pictures.selection[i].scaled(64, 64, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
             l->setToolTip(tr("block %1").arg(m_selection.layers[static_cast<size_t>(i)].block));
             l->setCursor(Qt::PointingHandCursor);
             l->installEventFilter(this);
@@ -317,6 +415,7 @@ void InspectorView::inspect(int64_t runId, int64_t evaluationId, int64_t positio
                                                             : QString()));
     int imageSize = 224, grid = 14;
     geometryFromModel(run ? run->model : std::string(), m_selection, imageSize, grid);
+    m_grid = std::max(1, grid);
     m_picture->setText(tr("drawing…"));
     const QSignalBlocker block(m_slider);
     m_slider->setValue(0);
@@ -384,6 +483,18 @@ void InspectorView::fillComparison(const std::string &path, const std::string &s
     m_compare->resizeColumnsToContents();
 }
 
+void InspectorView::showHeat(const std::vector<float> *weights)
+{
+    if (!weights || m_pictures.view.isNull()) {
+        m_heat->setText(tr("[CLS] attention not recorded"));
+        return;
+    }
+    // Drawn again at the chosen opacity (a 256-px tile: a millisecond).
+    const QImage rgb = m_pictures.view.convertToFormat(QImage::Format_RGB888);
+    const cv::Mat view(rgb.height(), rgb.width(), CV_8UC3, const_cast<uchar *>(rgb.constBits()), static_cast<size_t>(rgb.bytesPerLine()));
+    m_heat->setImage(toQImage(exporting::attentionTile(view, *weights, m_grid, 256, m_opacity->value() / 100.0)));
+}
+
 bool InspectorView::eventFilter(QObject *watched, QEvent *event)
 {
     if (event->type() == QEvent::MouseButtonPress && watched->property("layerIndex").isValid()) {
@@ -395,14 +506,10 @@ bool InspectorView::eventFilter(QObject *watched, QEvent *event)
 
 void InspectorView::showLayer(int index)
 {
-    const QSize size = m_picture->size().boundedTo(QSize(512, 512));
     if (index >= 0 && index < m_pictures.selection.size()) {
-        m_picture->setPixmap(QPixmap::fromImage(m_pictures.selection[index].scaled(size, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
-        const QImage &heat = m_pictures.attention.value(index);
-        if (heat.isNull())
-            m_heat->setText(tr("[CLS] attention not recorded"));
-        else
-            m_heat->setPixmap(QPixmap::fromImage(heat.scaled(size, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+        m_picture->setImage(m_pictures.selection[index]);
+        const auto block = static_cast<size_t>(m_selection.layers[static_cast<size_t>(index)].block);
+        showHeat(block < m_selection.clsAttention.size() ? &m_selection.clsAttention[block] : nullptr);
         const auto &layer = m_selection.layers[static_cast<size_t>(index)];
         m_layerLabel->setText(tr("block %1 of %2").arg(layer.block).arg(m_pictures.selection.size()));
         for (int i = 0; i < m_stripLabels.size(); ++i)
@@ -414,8 +521,9 @@ void InspectorView::showLayer(int index)
         m_fusion->setRowCount(static_cast<int>(rows));
         m_fusion->setColumnCount(static_cast<int>(k));
         QStringList cols;
+        // Named as the picture numbers them: by rank, with the token.
         for (size_t j = 0; j < k; ++j)
-            cols << (layer.tokens[j] == 0 ? QStringLiteral("[CLS]") : tr("patch %1").arg(layer.tokens[j] - 1));
+            cols << (layer.tokens[j] == 0 ? tr("#%1 [CLS]").arg(j + 1) : tr("#%1 patch %2").arg(j + 1).arg(layer.tokens[j] - 1));
         m_fusion->setHorizontalHeaderLabels(cols);
         for (size_t r = 0; r < rows; ++r)
             for (size_t j = 0; j < k; ++j) {
@@ -432,12 +540,8 @@ void InspectorView::showLayer(int index)
         }
         m_fusion->resizeColumnsToContents();
     } else if (!m_pictures.view.isNull()) {
-        m_picture->setPixmap(QPixmap::fromImage(m_pictures.view.scaled(size, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
-        const QImage heat = m_pictures.attention.value(0);
-        if (heat.isNull())
-            m_heat->setText(tr("[CLS] attention not recorded"));
-        else
-            m_heat->setPixmap(QPixmap::fromImage(heat.scaled(size, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+        m_picture->setImage(m_pictures.view);
+        showHeat(m_selection.clsAttention.empty() ? nullptr : &m_selection.clsAttention.back());
         m_layerLabel->clear();
         m_fusion->clear();
         m_fusion->setRowCount(0);

@@ -22,6 +22,7 @@ class QHBoxLayout;
 namespace sep::ui {
 
 class ProjectSession;
+class ScaledPicture;
 
 struct InspectorPictures {
     QImage view;                  // the model's input view
@@ -57,6 +58,9 @@ protected:
 
 private:
     void showLayer(int index);
+    // The [CLS] attention of the shown layer over the grey image, at the opacity chosen; "not
+    // recorded" without weights.
+    void showHeat(const std::vector<float> *weights);
     void fillComparison(const std::string &path, const std::string &set);
 
     ProjectSession *m_session;
@@ -68,7 +72,10 @@ private:
     InspectorPictures m_pictures;
     QFutureWatcher<InspectorPictures> m_watcher;
 
-    QLabel *m_title, *m_picture, *m_heat, *m_layerLabel, *m_note;
+    QLabel *m_title, *m_layerLabel, *m_note;
+    ScaledPicture *m_picture, *m_heat;
+    QSlider *m_opacity;
+    int m_grid = 14;                                   // patches per side of the inspected image
     QSlider *m_slider;
     QHBoxLayout *m_strip;
     QList<QLabel *> m_stripLabels;

@@ -97,13 +97,16 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     m_perClassView->setSelectionMode(QAbstractItemView::SingleSelection);
     m_perClassView->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_perClassView->setSortingEnabled(true);
+    m_perClassView->setMinimumHeight(60);
     m_perClassView->setToolTip(tr("Click a header to sort; click a class to see its misclassified images"));
 
     auto *confusionBox = new QWidget;
     auto *cl = new QVBoxLayout(confusionBox);
     cl->setContentsMargins(0, 0, 0, 0);
     auto *confusionTitle = new QHBoxLayout;
-    confusionTitle->addWidget(new QLabel(tr("<b>Confusion matrix</b> (rows: true, columns: predicted)")), 1);
+    auto *matrixTitle = new QLabel(tr("<b>Confusion matrix</b> (rows: true, columns: predicted)"));
+    matrixTitle->setWordWrap(true);
+    confusionTitle->addWidget(matrixTitle, 1);
     confusionTitle->addWidget(byError);
     confusionTitle->addWidget(resetZoom);
     cl->addLayout(confusionTitle);
@@ -121,6 +124,7 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     middle->setSizes({600, 400});
 
     m_galleryTitle = new QLabel;
+    m_galleryTitle->setWordWrap(true);
     m_galleryView = new QListView;
     m_galleryView->setObjectName(QStringLiteral("misclassifiedGallery"));
     m_galleryView->setModel(m_gallery);
@@ -131,6 +135,7 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     m_galleryView->setResizeMode(QListView::Adjust);
     m_galleryView->setMovement(QListView::Static);
     m_galleryView->setTextElideMode(Qt::ElideRight);
+    m_galleryView->setMinimumHeight(48);
     auto *galleryBox = new QWidget;
     auto *gl = new QVBoxLayout(galleryBox);
     gl->setContentsMargins(0, 0, 0, 0);
@@ -140,9 +145,7 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     auto *vsplit = new QSplitter(Qt::Vertical);
     vsplit->addWidget(middle);
     vsplit->addWidget(galleryBox);
-    vsplit->setSizes({420, 220});
 
-    auto *layout = new QVBoxLayout(this);
     auto *summaryTitle = new QLabel(tr("<b>Runs by method and settings</b> (finished runs; mean ± standard deviation "
                                        "over seeds; only the seed may differ within a row)"));
     summaryTitle->setWordWrap(true);
@@ -150,10 +153,21 @@ ResultsView::ResultsView(ProjectSession *session, QWidget *parent) : QWidget(par
     m_verdict->setObjectName(QStringLiteral("resultsVerdict"));
     m_verdict->setWordWrap(true);
     m_verdict->hide();
-    layout->addWidget(summaryTitle);
-    layout->addWidget(m_summaryView);
-    layout->addWidget(m_verdict);
-    layout->addLayout(pick);
+    // The summary shares the height with the matrix and the gallery; each part can be given more.
+    auto *summaryBox = new QWidget;
+    auto *sl = new QVBoxLayout(summaryBox);
+    sl->setContentsMargins(0, 0, 0, 0);
+    sl->addWidget(summaryTitle);
+    sl->addWidget(m_summaryView, 1);
+    sl->addWidget(m_verdict);
+    sl->addLayout(pick);
+    vsplit->insertWidget(0, summaryBox);
+    vsplit->setStretchFactor(0, 0);
+    vsplit->setStretchFactor(1, 3);
+    vsplit->setStretchFactor(2, 1);
+    vsplit->setSizes({180, 420, 200});
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(vsplit, 1);
 
     connect(m_runBox, &QComboBox::activated, this, [this](int i) { showRun(m_runBox->itemData(i).toLongLong()); });
@@ -202,7 +216,8 @@ void ResultsView::refresh()
     m_verdict->setVisible(!verdict.isEmpty());
     // As tall as its rows (up to five), so the matrix and gallery get the room.
     const int rows = std::clamp(m_summary->rowCount(), 1, 5);
-    m_summaryView->setFixedHeight(m_summaryView->horizontalHeader()->height() + rows * m_summaryView->verticalHeader()->defaultSectionSize() + 4);
+    m_summaryView->setMinimumHeight(m_summaryView->horizontalHeader()->height() + m_summaryView->verticalHeader()->defaultSectionSize() + 4);
+    m_summaryView->setMaximumHeight(m_summaryView->horizontalHeader()->height() + rows * m_summaryView->verticalHeader()->defaultSectionSize() + 4);
     m_runBox->clear();
     if (!m_session)
         return;

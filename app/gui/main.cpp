@@ -3,6 +3,8 @@
 // the UI thread).
 #include "engine/core/runtime.h"
 #include "ui/bench.h"
+#include "ui/inspector_view.h"
+#include "ui/project_session.h"
 #include "ui/jobs.h"
 #include "ui/main_window.h"
 #include "ui/translations.h"
@@ -46,13 +48,43 @@ int main(int argc, char **argv)
     dialog.setFlags(QCommandLineOption::HiddenFromHelp);
     QCommandLineOption dialogPage(QStringLiteral("dialog-page"), QStringLiteral("With --dialog: go this many pages on in a wizard"), QStringLiteral("n"));
     dialogPage.setFlags(QCommandLineOption::HiddenFromHelp);
-    parser.addOptions({bench, benchSeconds, weights, vocab, screenshot, tab, delay, dialog, dialogPage});
+    QCommandLineOption size(QStringLiteral("size"), QStringLiteral("The window's size, e.g. 800x600 (scripted screenshots)"), QStringLiteral("WxH"));
+    size.setFlags(QCommandLineOption::HiddenFromHelp);
+    QCommandLineOption inspect(QStringLiteral("inspect"), QStringLiteral("Show the first test image of the latest evaluated run in the inspector (scripted screenshots)"));
+    inspect.setFlags(QCommandLineOption::HiddenFromHelp);
+    QCommandLineOption then(QStringLiteral("then"), QStringLiteral("Open this project after the first (scripted screenshots)"), QStringLiteral("project"));
+    then.setFlags(QCommandLineOption::HiddenFromHelp);
+    parser.addOptions({bench, benchSeconds, weights, vocab, screenshot, tab, delay, dialog, dialogPage, size, then, inspect});
     parser.process(app);
 
     sep::ui::MainWindow window;
+    if (parser.isSet(size)) {
+        const QStringList wh = parser.value(size).split(QLatin1Char('x'));
+        if (wh.size() == 2 && wh[0].toInt() > 0 && wh[1].toInt() > 0)
+            window.resize(wh[0].toInt(), wh[1].toInt());
+    }
     window.show();
     if (!parser.positionalArguments().isEmpty())
         window.openProject(QDir::current().absoluteFilePath(parser.positionalArguments().first()));
+    if (parser.isSet(inspect) && window.session()->store()) {
+        const auto &runs = window.session()->runs();
+        for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
+            if (it->accuracy.empty())
+                continue;
+            const auto evaluations = window.session()->store()->evaluations(it->id);
+            if (!evaluations.empty()) {
+                window.inspector()->inspect(it->id, evaluations.front().id, 0);
+                window.tabs()->setCurrentWidget(window.inspector());
+            }
+            break;
+        }
+    }
+    if (parser.isSet(then))
+        QTimer::singleShot(800, &window, [&window, &parser, &then, &tab] {
+            window.openProject(QDir::current().absoluteFilePath(parser.value(then)));
+            if (parser.isSet(tab))
+                window.tabs()->setCurrentIndex(parser.value(tab).toInt());
+        });
     if (parser.isSet(tab))
         window.tabs()->setCurrentIndex(parser.value(tab).toInt());
     if (parser.isSet(dialog)) {
