@@ -16,6 +16,7 @@
 #include "ui/inspector_view.h"
 #include "ui/jobs.h"
 #include "ui/main_window.h"
+#include "ui/train_wizard.h"
 #include "ui/translations.h"
 #include "ui/project_session.h"
 #include "ui/results_view.h"
@@ -65,6 +66,7 @@ private Q_SLOTS:
     void anotherProjectClearsEveryView();
     void classRenameStaysInTheProject();
     void datasetTabShowsEveryDataset();
+    void runsDockNewestFirstDeleteAndTrainAgain();
     void resultsOfAThousandClasses();
     void everyViewFits800x600();
 
@@ -537,6 +539,54 @@ void TestUiWorkflow::everyViewFits800x600()
     QTest::qWait(50);
     QVERIFY(inspector->findChild<QWidget *>(QStringLiteral("selectionPicture"))->width() > small);
     m_window->resize(1300, 850);
+}
+
+void TestUiWorkflow::runsDockNewestFirstDeleteAndTrainAgain()
+{
+    QVERIFY(m_window);
+    QVERIFY(m_window->openProject(m_project));
+    QTableView *view = m_window->runsView();
+    const auto &runs = m_window->session()->runs();
+    QVERIFY(runs.size() >= 3);
+    qint64 newest = 0;
+    for (const auto &r : runs)
+        newest = std::max<qint64>(newest, r.id);
+    QCOMPARE(view->model()->index(0, 0).data(RunsModel::RunIdRole).toLongLong(), newest);
+    // A finished run's duration is shown.
+    m_window->selectRun(m_finishedRun);
+    const QModelIndex duration = view->selectionModel()->selectedRows(RunsModel::Duration).value(0);
+    QVERIFY2(duration.data().toString().endsWith(QLatin1String(" s")), qPrintable(duration.data().toString()));
+
+    // Train again: the wizard holds every setting of the run.
+    const projects::RunInfo *finished = m_window->session()->run(m_finishedRun);
+    QVERIFY(finished);
+    m_window->trainDialog(m_finishedRun);
+    auto *wizard = m_window->findChild<TrainWizard *>();
+    QVERIFY(wizard);
+    const nlohmann::json again = wizard->spec();
+    for (const char *key : {"method", "shots", "seed", "base_to_new", "weights", "data"})
+        QCOMPARE(again[key], finished->spec[key]);
+    QCOMPARE(again["train"]["epochs"], finished->spec["train"]["epochs"]);
+    QCOMPARE(again["method_options"], finished->spec["method_options"]);
+    wizard->reject();
+    QTest::qWait(20);
+
+    // Delete the failed run: its records and its folder go; the others stay.
+    qint64 failed = 0;
+    QString folder;
+    for (const auto &r : runs)
+        if (r.status == "failed") {
+            failed = r.id;
+            folder = QString::fromStdString(r.folder);
+        }
+    QVERIFY(failed);
+    const size_t before = runs.size();
+    m_window->deleteRun(failed);
+    QCOMPARE(m_window->session()->runs().size(), before - 1);
+    QVERIFY(!m_window->session()->run(failed));
+    QVERIFY(m_window->runsModel()->rowOf(failed) < 0);
+    QVERIFY(!QFileInfo::exists(folder));
+    QVERIFY(m_window->session()->run(m_finishedRun));
 }
 
 int main(int argc, char **argv)

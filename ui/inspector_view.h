@@ -42,6 +42,7 @@ public:
     bool inspectPath(int64_t runId, const QString &path);
 
     const InspectorPictures &pictures() const { return m_pictures; }
+    int64_t currentRun() const { return m_run; }
     const prompt::ImageSelection &selection() const { return m_selection; }
     int layer() const;
     void setLayer(int index);

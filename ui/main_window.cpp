@@ -17,6 +17,9 @@
 #include "ui/welcome_page.h"
 
 #include <QAction>
+#include <QUrl>
+#include <QDesktopServices>
+#include <QSortFilterProxyModel>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
@@ -126,7 +129,13 @@ void MainWindow::buildDocks()
     m_runsModel = new RunsModel(this);
     m_runsView = new QTableView;
     m_runsView->setObjectName(QStringLiteral("runsTable"));
-    m_runsView->setModel(m_runsModel);
+    // Newest first; any column sorts (by number where it is one).
+    m_runsSorted = new QSortFilterProxyModel(this);
+    m_runsSorted->setSourceModel(m_runsModel);
+    m_runsSorted->setSortRole(RunsModel::SortRole);
+    m_runsView->setModel(m_runsSorted);
+    m_runsView->setSortingEnabled(true);
+    m_runsView->sortByColumn(RunsModel::Id, Qt::DescendingOrder);
     m_runsView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_runsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_runsView->verticalHeader()->hide();
@@ -221,7 +230,7 @@ void MainWindow::buildActions()
     edit->addAction(redo);
 
     QMenu *run = menuBar()->addMenu(tr("&Run"));
-    m_trainAction = run->addAction(icon("train"), tr("&Train…"), this, &MainWindow::trainDialog);
+    m_trainAction = run->addAction(icon("train"), tr("&Train…"), this, [this] { trainDialog(); });
     m_trainAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
     m_cancelAction = run->addAction(icon("cancel"), tr("&Cancel training"), this, &MainWindow::cancelTraining);
     m_cancelAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
@@ -230,6 +239,19 @@ void MainWindow::buildActions()
     refreshAct->setShortcut(QKeySequence::Refresh);
     m_runsView->addAction(m_resumeAction);
     m_runsView->addAction(m_exportAction);
+    m_trainAgainAction = new QAction(icon("train"), tr("Train &again with these settings…"), this);
+    connect(m_trainAgainAction, &QAction::triggered, this, [this] { trainDialog(selectedRun()); });
+    m_openFolderAction = new QAction(tr("Open run &folder"), this);
+    connect(m_openFolderAction, &QAction::triggered, this, [this] {
+        if (const projects::RunInfo *r = m_session->run(selectedRun()))
+            QDesktopServices::openUrl(QUrl::fromLocalFile(qs(r->folder)));
+    });
+    m_deleteRunAction = new QAction(tr("&Delete run…"), this);
+    m_deleteRunAction->setShortcut(QKeySequence::Delete);
+    m_deleteRunAction->setShortcutContext(Qt::WidgetShortcut);
+    connect(m_deleteRunAction, &QAction::triggered, this, [this] { deleteRun(selectedRun()); });
+    for (QAction *a : {m_trainAgainAction, m_openFolderAction, m_deleteRunAction})
+        m_runsView->addAction(a);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
     view->addAction(m_runsDock->toggleViewAction());
@@ -292,6 +314,9 @@ void MainWindow::updateActions()
     m_cancelButton->setEnabled(m_train != nullptr);
     m_resumeAction->setEnabled(open && !m_train && resumable);
     m_resumeButton->setEnabled(open && !m_train && resumable);
+    m_trainAgainAction->setEnabled(open && !m_train && info);
+    m_openFolderAction->setEnabled(info != nullptr);
+    m_deleteRunAction->setEnabled(info && !(m_train && run == m_liveRun));
 }
 
 QString MainWindow::statusText() const { return m_progressTitle->text() + QLatin1Char('\n') + m_progressText->text(); }
@@ -306,7 +331,7 @@ void MainWindow::selectRun(qint64 runId)
 {
     const int row = m_runsModel->rowOf(runId);
     if (row >= 0)
-        m_runsView->selectRow(row);
+        m_runsView->selectRow(m_runsSorted->mapFromSource(m_runsModel->index(row, 0)).row());
 }
 
 void MainWindow::showProblem(const QString &text)
@@ -454,7 +479,38 @@ void MainWindow::openProjectDialog()
         openProject(path);
 }
 
-void MainWindow::trainDialog()
+void MainWindow::deleteRun(qint64 runId)
+{
+    const projects::RunInfo *r = m_session->run(runId);
+    if (!r)
+        return;
+    if (runId == m_liveRun && m_train) {
+        showProblem(tr("Run %1 is training; cancel it before deleting it.").arg(runId));
+        return;
+    }
+    if (m_interactive
+        && QMessageBox::question(this, tr("Delete run"),
+                                 tr("Delete run %1 (%2, seed %3)? Its records and its folder, with checkpoints and "
+                                    "evaluations, are removed. This cannot be undone.")
+                                     .arg(runId)
+                                     .arg(qs(facade::methodTitle(r->method)))
+                                     .arg(r->seed))
+               != QMessageBox::Yes)
+        return;
+    QString error;
+    if (!m_session->removeRun(runId, &error)) {
+        showProblem(error);
+        return;
+    }
+    m_log->info(tr("run %1 deleted").arg(runId));
+    if (m_results->currentRun() == runId)
+        m_results->clear();
+    m_results->refresh();
+    if (m_inspector->currentRun() == runId)
+        m_inspector->clear();
+}
+
+void MainWindow::trainDialog(qint64 settingsOfRun)
 {
     if (!m_session->isOpen() || m_train)
         return;
@@ -472,6 +528,8 @@ void MainWindow::trainDialog()
     }
     auto *wizard = new TrainWizard(m_session->datasets(), defaults, this);
     wizard->setAttribute(Qt::WA_DeleteOnClose);
+    if (const projects::RunInfo *r = m_session->run(settingsOfRun))
+        wizard->applySpec(r->spec);
     connect(wizard, &QWizard::accepted, this, [this, wizard] {
         wizard->choices().save(m_session->path());
         startTraining(qs(wizard->spec().dump()));

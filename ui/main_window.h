@@ -16,6 +16,7 @@ class QDockWidget;
 class QLabel;
 class QMenu;
 class QProgressBar;
+class QSortFilterProxyModel;
 class QPushButton;
 class QStackedWidget;
 class QTabWidget;
@@ -73,7 +74,10 @@ public:
 public Q_SLOTS:
     void newProject();
     void openProjectDialog();
-    void trainDialog();
+    // The train wizard; with a run, filled in with every setting of that run.
+    void trainDialog(qint64 settingsOfRun = 0);
+    // Deletes a run after asking (when interactive); refused while it trains.
+    void deleteRun(qint64 runId);
     void exportDialog();
     void refresh();
 
@@ -111,6 +115,8 @@ private:
     QDockWidget *m_runsDock, *m_progressDock;
     RunsModel *m_runsModel;
     QTableView *m_runsView;
+    QSortFilterProxyModel *m_runsSorted;
+    QAction *m_trainAgainAction, *m_openFolderAction, *m_deleteRunAction;
     quint64 m_datasetRequest = 0;
     std::unique_ptr<RunProgress> m_runProgress;   // the live run's overall progress
     QElapsedTimer m_runClock;   // counts dataset loads; a scan is shown only if it is the latest

@@ -92,6 +92,23 @@ bool ProjectSession::setClassNames(int64_t datasetId, const std::map<std::string
     }
 }
 
+bool ProjectSession::removeRun(int64_t runId, QString *error)
+{
+    try {
+        if (!m_store)
+            throw Error("no project is open");
+        projects::OpenOptions o;
+        o.purpose = "SEP Studio (delete a run)";
+        projects::ProjectStore::open(m_store->path(), o).removeRun(runId);
+        refresh();
+        return true;
+    } catch (const std::exception &e) {
+        if (error)
+            *error = tr("Run %1 was not deleted: %2").arg(runId).arg(qs(e.what()));
+        return false;
+    }
+}
+
 QStringList ProjectSession::recentProjects()
 {
     QSettings settings;

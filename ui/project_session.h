@@ -48,6 +48,9 @@ public:
     // False, with the reason and nothing changed, when the project cannot be written now (another
     // process, or a training job of this window, is writing it).
     bool setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names, QString *error);
+    // Deletes a run: its records and its folder (ProjectStore::removeRun; refused while its process
+    // runs). False with the reason, and nothing changed, when it cannot be done now.
+    bool removeRun(int64_t runId, QString *error);
 
     // QSettings "recentProjects", newest first (at most 10).
     static QStringList recentProjects();

@@ -98,7 +98,8 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
         return QBrush(statusColor(status));
     if (role == Qt::ForegroundRole && index.column() == Base && unevaluated)
         return QBrush(statusColor("cancelled"));
-    if (role == Qt::TextAlignmentRole && index.column() != Method && index.column() != Status && index.column() != Created)
+    if (role == Qt::TextAlignmentRole && index.column() != Method && index.column() != Status && index.column() != Created
+        && index.column() != Duration)
         return int(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
@@ -126,6 +127,22 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
         return accuracyCell(*r, "new");
     case HarmonicMean:
         return r->harmonicMean ? QVariant(percent(*r->harmonicMean)) : QVariant();
+    case Duration: {
+        // From its start to its end (or to now while it runs); what a resumed run spent before its
+        // last start is not counted.
+        const QDateTime start = QDateTime::fromString(qs(r->startedAt), Qt::ISODate);
+        QDateTime end = QDateTime::fromString(qs(r->finishedAt), Qt::ISODate);
+        if (!end.isValid() && (status == "running" || status == "queued"))
+            end = QDateTime::currentDateTimeUtc();
+        if (!start.isValid() || !end.isValid())
+            return role == SortRole ? QVariant::fromValue<qint64>(-1) : QVariant(QStringLiteral("–"));
+        const qint64 seconds = std::max<qint64>(0, start.secsTo(end));
+        if (role == SortRole)
+            return QVariant::fromValue<qint64>(seconds);
+        return seconds < 60 ? QStringLiteral("%1 s").arg(seconds)
+               : seconds < 3600 ? QStringLiteral("%1 min %2 s").arg(seconds / 60).arg(seconds % 60)
+                                : QStringLiteral("%1 h %2 min").arg(seconds / 3600).arg(seconds % 3600 / 60);
+    }
     case Created:
         return qs(r->createdAt).replace(QLatin1Char('T'), QLatin1Char(' ')).remove(QLatin1Char('Z'));
     }
@@ -136,7 +153,7 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *names[] = {"Run", "Method", "Shots", "Seed", "Status", "Epochs", "Base (or all)", "New", "HM", "Created"};
+    static const char *names[] = {"Run", "Method", "Shots", "Seed", "Status", "Epochs", "Base (or all)", "New", "HM", "Duration", "Created"};
     return QString::fromLatin1(names[section]);
 }
 

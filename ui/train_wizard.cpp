@@ -51,6 +51,28 @@ TrainWizard::TrainWizard(const std::vector<projects::DatasetInfo> &datasets, con
     m_baseToNew->setChecked(m_defaults.baseToNew);
 }
 
+void TrainWizard::applySpec(const nlohmann::json &spec)
+{
+    if (!spec.is_object())
+        return;
+    setMethod(qs(spec.value("method", std::string("sep"))));
+    if (const int i = m_dataset->findData(qs(spec.value("data", std::string()))); i >= 0)
+        m_dataset->setCurrentIndex(i);
+    m_weights->setText(qs(spec.value("weights", std::string())));
+    m_vocab->setText(qs(spec.value("vocab", std::string())));
+    m_shots->setValue(spec.value("shots", m_shots->value()));
+    m_seed->setValue(spec.value("seed", m_seed->value()));
+    m_baseToNew->setChecked(spec.value("base_to_new", m_baseToNew->isChecked()));
+    m_selections->setChecked(spec.value("selections", m_selections->isChecked()));
+    m_clsAttention->setChecked(spec.value("cls_attention", m_clsAttention->isChecked()));
+    for (auto *e : m_editors)
+        if (spec.contains(e->group().key) && spec[e->group().key].is_object()) {
+            nlohmann::json merged = e->values();
+            merged.update(spec[e->group().key]);
+            e->setValues(merged);
+        }
+}
+
 ProjectDefaults TrainWizard::choices() const
 {
     ProjectDefaults d = m_defaults;

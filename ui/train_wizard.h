@@ -38,6 +38,8 @@ public:
     const std::vector<OptionEditor *> &editors() const { return m_editors; }
     void buildEditors();
     nlohmann::json spec() const;
+    // Every setting of a run's spec (run.json's "spec"): "train again with these settings".
+    void applySpec(const nlohmann::json &spec);
     // What was chosen on the first page, to offer again next time (ProjectDefaults::save).
     ProjectDefaults choices() const;
     QString reviewText() const;
