@@ -30,6 +30,7 @@
 #include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
+#include <QTextBrowser>
 #include <QTemporaryDir>
 #include <QUndoStack>
 #include <QComboBox>
@@ -67,6 +68,7 @@ private Q_SLOTS:
     void classRenameStaysInTheProject();
     void datasetTabShowsEveryDataset();
     void runsDockNewestFirstDeleteAndTrainAgain();
+    void helpHasGuideAndShortcuts();
     void resultsOfAThousandClasses();
     void everyViewFits800x600();
 
@@ -587,6 +589,23 @@ void TestUiWorkflow::runsDockNewestFirstDeleteAndTrainAgain()
     QVERIFY(m_window->runsModel()->rowOf(failed) < 0);
     QVERIFY(!QFileInfo::exists(folder));
     QVERIFY(m_window->session()->run(m_finishedRun));
+}
+
+void TestUiWorkflow::helpHasGuideAndShortcuts()
+{
+    QVERIFY(m_window);
+    std::map<QString, QString> keys;
+    for (const auto &[action, key] : m_window->shortcuts())
+        keys[action] = key;
+    QCOMPARE(keys[QStringLiteral("Train…")], QKeySequence(QStringLiteral("Ctrl+T")).toString(QKeySequence::NativeText));
+    QVERIFY(keys.count(QStringLiteral("User guide")));
+    m_window->showUserGuide();
+    auto *guide = m_window->findChild<QDialog *>(QStringLiteral("userGuide"));
+    QVERIFY(guide);
+    auto *text = guide->findChild<QTextBrowser *>();
+    QVERIFY(text);
+    QVERIFY2(text->toPlainText().contains(QStringLiteral("Export tuned model")), qPrintable(text->toPlainText().left(200)));
+    guide->close();
 }
 
 int main(int argc, char **argv)

@@ -17,6 +17,10 @@
 #include "ui/welcome_page.h"
 
 #include <QAction>
+#include <QTextBrowser>
+#include <QFile>
+#include <QDialogButtonBox>
+#include <QDialog>
 #include <QUrl>
 #include <QDesktopServices>
 #include <QSortFilterProxyModel>
@@ -261,6 +265,17 @@ void MainWindow::buildActions()
     view->addAction(tr("Restore default layout"), this, [this] { restoreState(m_defaultState); });
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
+    QAction *guide = help->addAction(tr("&User guide"), this, &MainWindow::showUserGuide);
+    guide->setShortcut(QKeySequence::HelpContents);
+    help->addAction(tr("&Keyboard shortcuts"), this, [this] {
+        QString html = QStringLiteral("<table cellspacing='6'>");
+        for (const auto &[action, keys] : shortcuts())
+            html += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>").arg(keys.toHtmlEscaped(), action.toHtmlEscaped());
+        html += QStringLiteral("</table><p>%1</p>").arg(tr("In the Runs list: Delete deletes the selected run; the right mouse "
+                                                          "button shows what else can be done with it."));
+        QMessageBox::information(this, tr("Keyboard shortcuts"), html);
+    });
+    help->addSeparator();
     help->addAction(tr("&About SEP Studio"), this, [this] {
         QMessageBox::about(this, tr("About SEP Studio"),
                            tr("<h3>SEP Studio %1</h3><p>Few-shot prompt tuning of CLIP models: zero-shot CLIP, CoOp and "
@@ -317,6 +332,37 @@ void MainWindow::updateActions()
     m_trainAgainAction->setEnabled(open && !m_train && info);
     m_openFolderAction->setEnabled(info != nullptr);
     m_deleteRunAction->setEnabled(info && !(m_train && run == m_liveRun));
+}
+
+void MainWindow::showUserGuide()
+{
+    QFile file(QStringLiteral(":/docs/USER_GUIDE.md"));
+    file.open(QIODevice::ReadOnly);
+    auto *dialog = new QDialog(this);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setObjectName(QStringLiteral("userGuide"));
+    dialog->setWindowTitle(tr("SEP Studio user guide"));
+    auto *text = new QTextBrowser;
+    text->setMarkdown(QString::fromUtf8(file.readAll()));
+    auto *buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+    connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+    auto *layout = new QVBoxLayout(dialog);
+    layout->addWidget(text);
+    layout->addWidget(buttons);
+    dialog->resize(std::min(760, width()), std::min(640, height()));
+    dialog->show();
+}
+
+std::vector<std::pair<QString, QString>> MainWindow::shortcuts() const
+{
+    // From the menus themselves, so the list cannot drift from what the keys do.
+    std::vector<std::pair<QString, QString>> out;
+    for (QAction *menu : menuBar()->actions())
+        if (menu->menu())
+            for (QAction *a : menu->menu()->actions())
+                if (!a->shortcut().isEmpty())
+                    out.emplace_back(a->text().remove(QLatin1Char('&')), a->shortcut().toString(QKeySequence::NativeText));
+    return out;
 }
 
 QString MainWindow::statusText() const { return m_progressTitle->text() + QLatin1Char('\n') + m_progressText->text(); }

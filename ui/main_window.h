@@ -10,6 +10,8 @@
 #include <QMainWindow>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 class QAction;
 class QDockWidget;
@@ -68,6 +70,8 @@ public:
     LogDock *logDock() const { return m_log; }
     QUndoStack *undoStack() const { return m_undo; }
     QString statusText() const;
+    // Every menu action with a shortcut: (what it does, its keys), as Help ▸ Keyboard shortcuts lists.
+    std::vector<std::pair<QString, QString>> shortcuts() const;
     qint64 selectedRun() const;
     void selectRun(qint64 runId);
 
@@ -78,6 +82,7 @@ public Q_SLOTS:
     void trainDialog(qint64 settingsOfRun = 0);
     // Deletes a run after asking (when interactive); refused while it trains.
     void deleteRun(qint64 runId);
+    void showUserGuide();   // docs/USER_GUIDE.md, embedded
     void exportDialog();
     void refresh();
 
