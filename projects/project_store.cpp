@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 #include "engine/core/text.h"
 #include "engine/core/files.h"
+#include "engine/core/sha256.h"
 #include "engine/prompt/registry.h"
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
@@ -1077,6 +1078,35 @@ std::vector<int64_t> ProjectStore::trainingImages(int64_t runId)
     return out;
 }
 
+std::vector<std::string> ProjectStore::trainingImagePaths(int64_t runId)
+{
+    std::vector<std::string> out;
+    auto st = m->db.prepare("SELECT d.root, i.path FROM run_images r JOIN images i ON i.id = r.image_id "
+                            "JOIN datasets d ON d.id = i.dataset_id WHERE r.run_id = ? AND r.role = 'train'");
+    st.bind(1, runId);
+    while (st.step())
+        out.push_back((fs::path(st.text(0)) / st.text(1)).lexically_normal().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string ProjectStore::splitFingerprint(int64_t runId)
+{
+    std::vector<std::string> lines;
+    auto st = m->db.prepare("SELECT i.path, COALESCE(r.content_hash, '') FROM run_images r JOIN images i ON i.id = r.image_id "
+                            "WHERE r.run_id = ? AND r.role = 'train'");
+    st.bind(1, runId);
+    while (st.step())
+        lines.push_back(st.text(0) + "\t" + st.text(1) + "\n");
+    if (lines.empty())
+        return {};
+    std::sort(lines.begin(), lines.end());
+    std::string all;
+    for (const auto &l : lines)
+        all += l;
+    return sha256(all);
+}
+
 nlohmann::json ProjectStore::summary()
 {
     auto &db = m->db;
@@ -1167,6 +1197,7 @@ nlohmann::json ProjectStore::runDetails(int64_t runId)
                                     {"bytes", st.integer(2)},
                                     {"written_at", st.text(3)}});
     j["training_images"] = trainingImages(runId).size();
+    j["split_sha256"] = splitFingerprint(runId);
     j["exports"] = nlohmann::json::array();
     auto ex = m->db.prepare("SELECT id, path, options, created_at FROM exports WHERE run_id = ? ORDER BY id");
     ex.bind(1, runId);

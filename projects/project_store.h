@@ -215,6 +215,12 @@ public:
     prompt::ImageSelection imageSelection(int64_t evaluationId, int64_t position);
     std::vector<prompt::ClassSelection> classSelections(int64_t evaluationId);
     std::vector<int64_t> trainingImages(int64_t runId);   // image ids of the few-shot sample
+    // The few-shot sample's image paths (absolute), sorted.
+    std::vector<std::string> trainingImagePaths(int64_t runId);
+    // SHA-256 of the few-shot sample: each image's path (relative to its dataset) and the hash of its
+    // content when the run used it, one sorted line each. Two runs with the same value trained on the
+    // same images; "" when the run recorded no sample.
+    std::string splitFingerprint(int64_t runId);
     nlohmann::json summary();                              // the project at a glance
     nlohmann::json runDetails(int64_t runId);              // a run with options, epochs, evaluations
 

@@ -240,6 +240,23 @@ void TestUiWorkflow::windowShowsTheProject()
             }
     // The dataset view lists the classes.
     QTRY_VERIFY_WITH_TIMEOUT(m_window->datasetView()->classNames().size() == 4, 20000);
+    // The run's few-shot sample and tested images are marked in the Dataset tab.
+    m_window->selectRun(m_finishedRun);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->datasetView()->headerText().contains(QStringLiteral("run %1:").arg(m_finishedRun)), 5000);
+    const QString marks = m_window->datasetView()->headerText();
+    QVERIFY2(marks.contains(QStringLiteral("● 4 shots")), qPrintable(marks));   // 2 base classes × 2 shots
+    const auto evaluated = m_window->session()->store()->evaluations(m_finishedRun);
+    int64_t testedImages = 0;
+    for (const auto &e : evaluated)
+        testedImages += e.total;
+    QVERIFY2(marks.contains(QStringLiteral("%1 tested").arg(testedImages)), qPrintable(marks));
+    // Runs on the same seed, shots and classes trained on the same images: the same split fingerprint.
+    auto *store = m_window->session()->store();
+    const std::string split = store->splitFingerprint(m_finishedRun);
+    QCOMPARE(split.size(), size_t(64));
+    for (const auto &r : m_window->session()->runs())
+        if (r.id != m_finishedRun && r.seed == 1 && r.shots == 2 && r.baseToNew && !store->trainingImages(r.id).empty())
+            QCOMPARE(store->splitFingerprint(r.id), split);
     // Picking a run in the Runs dock shows it in Results too, as in Curves.
     for (const auto &r : m_window->session()->runs()) {
         m_window->selectRun(r.id);

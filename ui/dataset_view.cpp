@@ -210,8 +210,20 @@ void DatasetView::setDatasets(const std::vector<projects::DatasetInfo> &datasets
 
 QString DatasetView::headerText() const { return m_header->text(); }
 
+void DatasetView::setRunMarks(qint64 runId, const QSet<QString> &shots, const QHash<QString, Tested> &tested)
+{
+    m_markedRun = runId;
+    m_shots = shots;
+    m_tested = tested;
+    if (!m_folderNames.isEmpty())
+        showClass(m_shownClass);
+}
+
 void DatasetView::clear()
 {
+    m_markedRun = 0;
+    m_shots.clear();
+    m_tested.clear();
     m_chooser->clear();
     m_chooser->hide();
     m_folder = {};
@@ -289,7 +301,7 @@ void DatasetView::showClass(int index)
 {
     m_shownClass = index;
     QVector<ImageGridModel::Item> items;
-    int bad = 0;
+    int bad = 0, shots = 0, tested = 0, right = 0;
     for (const auto &r : m_folder.split("all")) {
         if (index >= 0 && r.label != index)
             continue;
@@ -304,12 +316,29 @@ void DatasetView::showClass(int index)
             it.caption = QStringLiteral("⚠ ") + it.caption;
             ++bad;
         }
+        if (m_markedRun) {
+            const QString absolute = QDir::cleanPath(it.path);
+            if (m_shots.contains(absolute)) {
+                it.caption = QStringLiteral("● ") + it.caption;
+                ++shots;
+            } else if (const auto t = m_tested.constFind(absolute); t != m_tested.constEnd()) {
+                it.caption = (t->correct ? QStringLiteral("✓ ") : QStringLiteral("✗ ") + t->predicted + QStringLiteral(" · ")) + it.caption;
+                ++tested;
+                right += t->correct;
+            }
+        }
         items.push_back(it);
     }
     const QString what = index >= 0 ? m_names.value(index) : tr("all classes");
     QString text = QStringLiteral("<b>%1</b>: %2").arg(what.toHtmlEscaped(), count::images(items.size()));
     if (bad)
         text += tr(" · <span style='color:#c62828'>%1 unreadable (⚠, hover for the reason)</span>").arg(bad);
+    if (m_markedRun)
+        text += tr(" · run %1: ● %2 shots, %3 tested (✓ %4 right, ✗ wrong: predicted class shown)")
+                    .arg(m_markedRun)
+                    .arg(shots)
+                    .arg(tested)
+                    .arg(right);
     if (index < 0 && !m_folder.issues.empty())
         text += tr(" · %1 (files or folders) not used by the scan").arg(count::entries(static_cast<qint64>(m_folder.issues.size())));
     m_header->setText(text);

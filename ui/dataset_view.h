@@ -9,6 +9,7 @@
 
 #include <QAbstractListModel>
 #include <QHash>
+#include <QSet>
 #include <QWidget>
 
 #include <optional>
@@ -61,6 +62,14 @@ public:
     int64_t datasetId() const { return m_datasetId; }
     QComboBox *datasetChooser() const { return m_chooser; }
     QString headerText() const;
+    // What a run did with the images: its few-shot sample (absolute paths) and, per tested image, the
+    // class it predicted and whether that was right. Shown on the thumbnails and in the header;
+    // runId 0 forgets it.
+    struct Tested {
+        QString predicted;
+        bool correct = false;
+    };
+    void setRunMarks(qint64 runId, const QSet<QString> &shots, const QHash<QString, Tested> &tested);
     void clear();
     ImageGridModel *gridModel() const { return m_model; }
     QTableWidget *classTable() const { return m_classes; }
@@ -98,6 +107,9 @@ private:
     QHash<QString, QString> m_unreadable;
     bool m_filling = false;
     int m_shownClass = -1;       // the class the grid shows, -1 for all
+    qint64 m_markedRun = 0;
+    QSet<QString> m_shots;
+    QHash<QString, Tested> m_tested;
 };
 
 } // namespace sep::ui

@@ -17,6 +17,7 @@
 #include "ui/welcome_page.h"
 
 #include <QAction>
+#include <QDir>
 #include <QTextBrowser>
 #include <QFile>
 #include <QDialogButtonBox>
@@ -197,9 +198,11 @@ void MainWindow::buildDocks()
     connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
         updateActions();
         loadCurves();
-        // Results show the run picked in the Runs dock, as the curves do.
+        // Results show the run picked in the Runs dock, as the curves do; the Dataset tab marks its
+        // shots and its tested images.
         if (const qint64 run = selectedRun(); run && run != m_results->currentRun())
             m_results->showRun(run);
+        markRunInDataset(selectedRun());
     });
     connect(m_runsView, &QTableView::doubleClicked, this, [this](const QModelIndex &i) {
         m_results->showRun(i.data(RunsModel::RunIdRole).toLongLong());
@@ -523,6 +526,35 @@ void MainWindow::openProjectDialog()
     const QString path = QFileDialog::getOpenFileName(this, tr("Open project"), QString(), tr("SEP Studio projects (*.sepproj)"));
     if (!path.isEmpty())
         openProject(path);
+}
+
+void MainWindow::markRunInDataset(qint64 runId)
+{
+    const projects::RunInfo *r = m_session->run(runId);
+    if (!r || !m_session->store()) {
+        m_dataset->setRunMarks(0, {}, {});
+        return;
+    }
+    QSet<QString> shots;
+    QHash<QString, DatasetView::Tested> tested;
+    try {
+        auto *store = m_session->store();
+        for (const auto &p : store->trainingImagePaths(runId))
+            shots.insert(QDir::cleanPath(qs(p)));
+        const QDir data(qs(r->spec.is_object() ? r->spec.value("data", std::string()) : std::string()));
+        for (const auto &e : store->evaluations(runId))
+            for (const auto &p : store->predictions(e.id)) {
+                if (p.top.empty())
+                    continue;
+                const auto name = [&](int64_t i) {
+                    return i >= 0 && i < static_cast<int64_t>(e.classes.size()) ? qs(e.classes[static_cast<size_t>(i)]) : QString();
+                };
+                tested.insert(QDir::cleanPath(data.absoluteFilePath(qs(p.path))), {name(p.top.front()), p.top.front() == p.label});
+            }
+    } catch (const std::exception &e) {
+        m_log->warning(qs(e.what()));
+    }
+    m_dataset->setRunMarks(runId, shots, tested);
 }
 
 void MainWindow::deleteRun(qint64 runId)

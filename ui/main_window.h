@@ -83,6 +83,7 @@ public Q_SLOTS:
     // Deletes a run after asking (when interactive); refused while it trains.
     void deleteRun(qint64 runId);
     void showUserGuide();   // docs/USER_GUIDE.md, embedded
+    void markRunInDataset(qint64 runId);   // the run's shots and tested images in the Dataset tab
     void exportDialog();
     void refresh();
 

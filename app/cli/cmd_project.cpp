@@ -221,6 +221,9 @@ void printRun(ProjectStore &store, int64_t id)
               << "  created     " << r.createdAt << (r.startedAt.empty() ? "" : ", started " + r.startedAt)
               << (r.finishedAt.empty() ? "" : ", finished " + r.finishedAt) << "\n"
               << "  process     " << r.owner.describe() << "\n"
+              << "  split       " << d["training_images"].get<size_t>() << " training images, SHA-256 "
+              << (d["split_sha256"].get<std::string>().empty() ? std::string("-") : d["split_sha256"].get<std::string>())
+              << " (equal for runs on the same few-shot images)\n"
               << "  options     method " << r.spec.value("method_options", nlohmann::json::object()).dump() << "\n"
               << "              training " << r.spec.value("train", nlohmann::json::object()).dump() << "\n";
     for (const auto &ck : d["checkpoints"])
