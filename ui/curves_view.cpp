@@ -16,6 +16,9 @@ namespace sep::ui {
 
 namespace {
 
+// The marker of one epoch's point.
+QCPScatterStyle pointMarker(const QColor &colour) { return QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 4); }
+
 // Keys of a horizontal line: from epoch 0 to far beyond any run (the x range follows the loss curves).
 constexpr double kBaselineEnd = 1e6;
 
@@ -144,7 +147,7 @@ QCPGraph *CurvesView::makeGraph(QCPAxisRect *rect, const QColor &colour, Qt::Pen
     QCPGraph *g = m_plot->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
     QPen pen(colour, 2, style);
     g->setPen(pen);
-    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colour, colour, 4));
+    g->setScatterStyle(pointMarker(colour));
     g->setName(name);
     return g;
 }
@@ -191,7 +194,7 @@ void CurvesView::setRun(int64_t runId, const QString &label, const std::vector<p
         const auto found = accuracy.find(set);
         const bool has = found != accuracy.end();
         g->setData(has ? found->second.first : QVector<double>(), has ? found->second.second : QVector<double>(), true);
-        g->setScatterStyle(rows.empty() ? QCPScatterStyle(QCPScatterStyle::ssNone) : g->scatterStyle());
+        g->setScatterStyle(rows.empty() ? QCPScatterStyle(QCPScatterStyle::ssNone) : pointMarker(colourOf(runId)));
         if (has) {
             g->addToLegend(m_accLegend);
             it->empty = false;

@@ -288,11 +288,10 @@ ExportOutcome exportRun(const ExportRequest &request, const Hooks &hooks)
     out.backboneIncluded = request.includeBackbone;
     // The command to run it: the backbone is found inside the bundle, beside it, or as the built-in
     // model; any other needs --weights.
-    const auto spec = train::readRunSpec(info.folder);
     std::error_code ec;
-    const bool builtin = fs::equivalent(spec.weights, builtinModelWeights(), ec);
+    const bool builtin = fs::equivalent(written.weights, builtinModelWeights(), ec);
     if (!request.includeBackbone && !builtin)
-        out.weightsNeeded = spec.weights;
+        out.weightsNeeded = written.weights;
     return out;
 }
 

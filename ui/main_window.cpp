@@ -581,9 +581,10 @@ void MainWindow::deleteRun(qint64 runId)
         return;
     }
     m_log->info(tr("run %1 deleted").arg(runId));
-    if (m_results->currentRun() == runId)
+    if (m_results->currentRun() == runId) {
         m_results->clear();
-    m_results->refresh();
+        m_results->refresh();   // clear() forgot the summary too; the session's refresh came before it
+    }
     if (m_inspector->currentRun() == runId)
         m_inspector->clear();
 }

@@ -40,6 +40,9 @@ QString settingsKey(const QString &projectPath)
     return QStringLiteral("projectDefaults/") + key;
 }
 
+// Where the last project was created (QSettings), offered first next time.
+const QString kLastLocationKey = QStringLiteral("newProject/location");
+
 QString errorHtml(const QString &text) { return QStringLiteral("<span style='color:#c62828'>%1</span>").arg(text.toHtmlEscaped()); }
 
 CheckedPage *currentChecked(QWizard *w) { return static_cast<CheckedPage *>(w->currentPage()); }
@@ -93,7 +96,7 @@ NewProjectWizard::NewProjectWizard(QWidget *parent) : QWizard(parent)
 QString NewProjectWizard::defaultLocation()
 {
     // Where the last project went, else Documents, else home: always a folder that exists.
-    const QString last = QSettings().value(QStringLiteral("newProject/location")).toString();
+    const QString last = QSettings().value(kLastLocationKey).toString();
     for (const QString &candidate : {last, QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)})
         if (!candidate.isEmpty() && QFileInfo(candidate).isDir())
             return candidate;
@@ -559,7 +562,7 @@ void NewProjectWizard::createProject()
                 summary += QStringLiteral("\n  %1: %2").arg(qs(u.path), qs(u.reason));
         }
         defaults().save(path);
-        QSettings().setValue(QStringLiteral("newProject/location"), m_location->text().trimmed());
+        QSettings().setValue(kLastLocationKey, m_location->text().trimmed());
         m_created = true;
         Q_EMIT projectCreated(path, summary);
         accept();

@@ -6,7 +6,6 @@
 #include "engine/train/run.h"
 #include "engine/train/trainer.h"
 
-#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -65,10 +64,13 @@ RunExport exportRun(const std::string &runDir, const std::string &out, const Run
 
     RunExport written;
     written.method = method->name();
+    written.weights = spec.weights;
     written.classes = list;
-    if (method->trainable())
+    if (method->trainable()) {
+        const std::set<std::string> trained(classes.trained.begin(), classes.trained.end());
         for (const auto &name : list)
-            (std::count(classes.trained.begin(), classes.trained.end(), name) ? written.trained : written.added).push_back(name);
+            (trained.count(name) ? written.trained : written.added).push_back(name);
+    }
     written.backboneIncluded = options.bundle.includeBackbone;
     ExportOptions bundle = options.bundle;
     bundle.trainedClasses = written.trained;

@@ -28,6 +28,7 @@ struct RunExportOptions {
 
 struct RunExport {
     std::string method;
+    std::string weights;                      // the backbone the run used (its spec's weights)
     std::vector<std::string> classes;         // the bundle's class list, in order
     std::vector<std::string> trained;         // the classes the prompt was tuned on
     std::vector<std::string> added;           // the others
