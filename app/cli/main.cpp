@@ -3,6 +3,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/runtime.h"
+#include "engine/core/version.h"
 
 #include <nlohmann/json.hpp>
 
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
     sep::configureThreads();
     CLI::App app{"sep: few-shot prompt tuning (zero-shot CLIP, CoOp, SEP) for CLIP-like models"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("sep ") + SEP_VERSION);
+    app.set_version_flag("--version", "sep " + sep::programVersion());
     sep::cli::addInfoCommand(app);
     sep::cli::addEncodeCommand(app);
     sep::cli::addZeroShotCommand(app);

@@ -7,6 +7,7 @@
 #include "engine/core/log_file.h"
 #include "engine/core/runtime.h"
 #include "engine/core/sha256.h"
+#include "engine/core/version.h"
 #include "engine/io/safetensors.h"
 
 #include <caffe2/serialize/inline_container.h>
@@ -290,7 +291,7 @@ void writeBundle(const std::string &out, prompt::Method &method, clip::LoadedCli
     m.backboneIncluded = options.includeBackbone;
     m.metrics = metrics;
     m.created = timestamp();
-    m.producer = "SEP Studio";
+    m.producer = programName();
 
     const fs::path staging = out + ".tmp-" + std::to_string(::getpid());
     fs::remove_all(staging, ec);
