@@ -7,6 +7,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/prompt/registry.h"
 #include "engine/prompt/sep_method.h"
+#include "engine/train/evaluator.h"
 #include "engine/train/run.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/fixtures.h"
@@ -16,7 +17,10 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <numeric>
 #include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -62,6 +66,7 @@ private Q_SLOTS:
     void resumeEqualsUninterrupted();
     void cancelStopsWithinOneStep();
     void backboneNeverChanges();
+    void trueClassRankAgreesWithEveryLogit();
     void datasetSmallerThanTheBatchTrains();
     void unreadableImageIsReportedOnce();
     void vanishingClassFolder();
@@ -227,6 +232,41 @@ void TestTraining::backboneNeverChanges()
     QVERIFY2(changed >= static_cast<int>(after.size()) - 1, "some learnable tensors did not change");   // all but maybe a scale
     QVERIFY(!torch::equal(initial.at("ctx"), after.at("ctx")));
     QVERIFY(!torch::equal(initial.at("ctx_visual"), after.at("ctx_visual")));
+}
+
+void TestTraining::trueClassRankAgreesWithEveryLogit()
+{
+    auto clip = test::tinyClip(m_dir.path().toStdString(), 4);
+    torch::manual_seed(3);
+    prompt::SepMethod sep(clip, prompt::SepOptions::defaults());
+    sep.setClasses(kClasses);
+    std::vector<data::ImageRecord> images;
+    for (int i = 0; i < 3; ++i)
+        for (int64_t c = 0; c < static_cast<int64_t>(kClasses.size()); ++c)
+            images.push_back({(m_data + QStringLiteral("/%1/%2.png").arg(QString::fromStdString(kClasses[c])).arg(i)).toStdString(), c});
+    train::EvalOptions o;
+    o.topK = 1;   // the true class is often outside the kept top list
+    o.keepLogits = true;
+    const auto result = train::evaluate(images, sep, 32, o, {});
+    QCOMPARE(result.predictions.size(), images.size());
+    int outsideTop = 0;
+    for (const auto &p : result.predictions) {
+        // Independently: the place of the label when every class is sorted by its logit, and the
+        // softmax in double precision.
+        std::vector<size_t> order(p.logits.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return p.logits[a] > p.logits[b]; });
+        const auto rank = std::find(order.begin(), order.end(), static_cast<size_t>(p.label)) - order.begin() + 1;
+        const double top = *std::max_element(p.logits.begin(), p.logits.end());
+        double sum = 0;
+        for (float l : p.logits)
+            sum += std::exp(double(l) - top);
+        const double prob = std::exp(double(p.logits[static_cast<size_t>(p.label)]) - top) / sum;
+        QCOMPARE(p.trueRank, int64_t(rank));
+        QVERIFY2(std::abs(p.trueProb - prob) < 1e-6, std::to_string(p.trueProb - prob).c_str());
+        outsideTop += p.top.front() != p.label;
+    }
+    QVERIFY2(outsideTop > 0, "every image was right: the case this test is for never happened");
 }
 
 void TestTraining::datasetSmallerThanTheBatchTrains()

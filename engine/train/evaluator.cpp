@@ -18,6 +18,24 @@ void topK(const at::Tensor &logitsRow, int64_t k, std::vector<int64_t> &indices,
     probs.assign(values.data_ptr<float>(), values.data_ptr<float>() + values.numel());
 }
 
+namespace {
+
+// The true class's rank counts the classes scored strictly higher, so a tie with the prediction
+// still reads rank 1 only when the prediction is the true class (topk breaks ties by index).
+void rankTrueClass(const at::Tensor &logitsRow, ImagePrediction &pred)
+{
+    if (pred.label < 0 || pred.label >= logitsRow.size(0))
+        return;
+    const auto row = logitsRow.to(torch::kCPU, torch::kFloat);
+    const float own = row[pred.label].item<float>();
+    pred.trueRank = 1 + (row > own).sum().item<int64_t>();
+    if (pred.trueRank == 1 && !pred.top.empty() && pred.top.front() != pred.label)
+        pred.trueRank = 2;
+    pred.trueProb = torch::softmax(row, -1)[pred.label].item<float>();
+}
+
+} // namespace
+
 EvalResult evaluate(const std::vector<data::ImageRecord> &images, prompt::Method &method, int64_t imageSize,
                     const EvalOptions &options, const Hooks &hooks)
 {
@@ -57,6 +75,7 @@ EvalResult evaluate(const std::vector<data::ImageRecord> &images, prompt::Method
                 pred.label = record.label;
                 const auto row = logits[static_cast<int64_t>(j)];
                 topK(row, options.topK, pred.top, pred.topProb);
+                rankTrueClass(row, pred);
                 if (options.keepLogits)
                     pred.logits.assign(row.data_ptr<float>(), row.data_ptr<float>() + numClasses);
                 result.confusion.add(record.label, pred.top.front());

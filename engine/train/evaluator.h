@@ -35,6 +35,8 @@ struct ImagePrediction {
     int64_t label = -1;
     std::vector<int64_t> top;      // best first
     std::vector<float> topProb;    // softmax probabilities of `top`
+    int64_t trueRank = 0;          // the true class's place among all classes (1 = predicted); 0: no label
+    float trueProb = 0;            // its softmax probability
     std::vector<float> logits;     // all classes, when keepLogits
 };
 

@@ -5,6 +5,8 @@
 #include "engine/core/files.h"
 #include "engine/core/log_file.h"
 #include "engine/core/runtime.h"
+#include "engine/core/sha256.h"
+#include "engine/core/version.h"
 #include "engine/data/few_shot.h"
 #include "engine/io/safetensors.h"
 #include "engine/prompt/method.h"
@@ -305,6 +307,17 @@ RunSummary trainRun(const RunSpec &requested, const std::string &runDir, bool re
             plan["test_images"][set] = images.size();
         run.json()["plan"] = plan;
         run.json()["model"] = p.clip.config().describe();
+        // The reproducibility record beside the options: the weights' content and the program. A run
+        // resumed on other weights would mix two models in one curve.
+        const std::string weightsSha256 = sha256File(p.clip.weightsPath);
+        const auto recorded = run.json().value("weights_sha256", nlohmann::json());
+        if (resume && recorded.is_string() && !recorded.get<std::string>().empty()
+            && recorded.get<std::string>() != weightsSha256)
+            throw Error(runDir + ": cannot resume: the weights " + p.clip.weightsPath
+                        + " are not the ones the run started with (SHA-256 " + recorded.get<std::string>().substr(0, 12)
+                        + "…, now " + weightsSha256.substr(0, 12) + "…). Give the original weights, or start a new run.");
+        run.json()["weights_sha256"] = weightsSha256;
+        run.json()["program"] = programName();
         run.set("device", describeDevice(p.clip.model->logit_scale.device()));
         if (observer)
             observer->started(spec, plan, run.json()["device"].get<std::string>());
