@@ -287,7 +287,7 @@ constexpr const char *kRunColumns =
     "r.id, r.dataset_id, r.method, r.shots, r.seed, r.base_to_new, r.device, r.status, r.message, r.folder, r.model, "
     "r.created_at, r.started_at, r.finished_at, r.updated_at, r.owner_pid, r.owner_host, r.owner_start, r.spec, r.plan, "
     "(SELECT COUNT(*) FROM epoch_metrics m WHERE m.run_id = r.id), "
-    "(SELECT MAX(epoch) FROM checkpoints c WHERE c.run_id = r.id)";
+    "(SELECT MAX(epoch) FROM checkpoints c WHERE c.run_id = r.id), r.name, r.notes, r.weights_sha256, r.program";
 
 RunInfo readRun(const Statement &st, const std::string &projectFolder)
 {
@@ -320,6 +320,10 @@ RunInfo readRun(const Statement &st, const std::string &projectFolder)
     r.plan = parseOr(st.text(19), nlohmann::json::object());
     r.epochsRecorded = st.integer(20);
     r.checkpointEpoch = st.isNull(21) ? -1 : st.integer(21);
+    r.name = st.text(22);
+    r.notes = st.text(23);
+    r.weightsSha256 = st.text(24);
+    r.program = st.text(25);
     if (r.method != "zeroshot" && r.spec.contains("train") && r.spec["train"].is_object()
         && r.spec["train"].contains("epochs") && r.spec["train"]["epochs"].is_number_integer())
         r.epochs = r.spec["train"]["epochs"].get<int64_t>();
@@ -630,11 +634,14 @@ void ProjectStore::runStarted(int64_t runId, const train::RunSpec &spec, const n
     auto &db = m->db;
     const std::string now = utcNow();
     const std::string runDir = runFolder(runId);
-    std::string model;
+    std::string model, weightsSha256, program;
     try {
-        model = nlohmann::json::parse(readFile(runDir + "/run.json")).value("model", "");
+        const auto runJson = nlohmann::json::parse(readFile(runDir + "/run.json"));
+        model = runJson.value("model", "");
+        weightsSha256 = runJson.value("weights_sha256", "");
+        program = runJson.value("program", "");
     } catch (const std::exception &) {
-        // The description of the model is a nicety; the run folder says it too.
+        // The run folder holds these too; the database's copies are for listing and comparing.
     }
     std::optional<int64_t> datasetId;
     {
@@ -649,7 +656,7 @@ void ProjectStore::runStarted(int64_t runId, const train::RunSpec &spec, const n
     Transaction tx(db);
     auto up = db.prepare("UPDATE runs SET status = 'running', message = '', spec = ?, method = ?, shots = ?, seed = ?, "
                          "base_to_new = ?, device = ?, plan = ?, model = ?, dataset_id = ?, "
-                         "started_at = COALESCE(started_at, ?), finished_at = NULL, updated_at = ?, "
+                         "weights_sha256 = ?, program = ?, started_at = COALESCE(started_at, ?), finished_at = NULL, updated_at = ?, "
                          "owner_pid = ?, owner_host = ?, owner_start = ? WHERE id = ?");
     up.bind(1, spec.toJson().dump())
         .bind(2, spec.method)
@@ -663,7 +670,8 @@ void ProjectStore::runStarted(int64_t runId, const train::RunSpec &spec, const n
         up.bind(9, *datasetId);
     else
         up.bindNull(9);
-    up.bind(10, now).bind(11, now).bind(12, m->me.pid).bind(13, m->me.host).bind(14, m->me.start).bind(15, runId).run();
+    up.bind(10, weightsSha256).bind(11, program);
+    up.bind(12, now).bind(13, now).bind(14, m->me.pid).bind(15, m->me.host).bind(16, m->me.start).bind(17, runId).run();
 
     if (!resuming && datasetId) {
         db.prepare("DELETE FROM run_images WHERE run_id = ?").bind(1, runId).run();
@@ -814,8 +822,8 @@ void ProjectStore::recordEvaluation(int64_t runId, const std::string &set, const
         .run();
     const int64_t evalId = db.lastInsertId();
 
-    auto pred = db.prepare("INSERT INTO predictions(evaluation_id, position, image_id, path, label, top, top_prob) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    auto pred = db.prepare("INSERT INTO predictions(evaluation_id, position, image_id, path, label, top, top_prob, "
+                           "true_rank, true_prob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     auto sel = db.prepare("INSERT INTO selections(evaluation_id, modality, item, block, indices, scores, attention, rows, "
                           "pieces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     auto addSelection = [&](const char *modality, int64_t item, int64_t block, const std::vector<uint8_t> &indices,
@@ -838,7 +846,12 @@ void ProjectStore::recordEvaluation(int64_t runId, const std::string &set, const
             pred.bind(3, it->second);
         else
             pred.bindNull(3);
-        pred.bind(4, p.path).bind(5, p.label).bindBlob(6, packInt32(p.top)).bindBlob(7, packFloat32(p.topProb)).run();
+        pred.bind(4, p.path).bind(5, p.label).bindBlob(6, packInt32(p.top)).bindBlob(7, packFloat32(p.topProb));
+        if (p.trueRank > 0)
+            pred.bind(8, p.trueRank).bind(9, static_cast<double>(p.trueProb));
+        else
+            pred.bindNull(8).bindNull(9);
+        pred.run();
         pred.reset();
         if (i < result.selections.size()) {
             const auto &s = result.selections[i];
@@ -878,6 +891,45 @@ void ProjectStore::runEnded(int64_t runId, const std::string &status, const std:
                          "finished_at = CASE WHEN ? = 'finished' THEN ? ELSE finished_at END WHERE id = ?");
     st.bind(1, status).bind(2, message).bind(3, now).bind(4, status).bind(5, now).bind(6, runId).run();
     tx.commit();
+}
+
+namespace {
+
+void setRunText(Database &db, const std::string &project, int64_t runId, const char *column, const std::string &text)
+{
+    Transaction tx(db);
+    db.prepare(std::string("UPDATE runs SET ") + column + " = ? WHERE id = ?").bind(1, text).bind(2, runId).run();
+    if (db.changes() == 0)
+        throw Error(project + ": has no run " + std::to_string(runId) + " ('sep project runs " + project + "' lists them)");
+    tx.commit();
+}
+
+void requireRunText(const std::string &text, size_t maxBytes, bool oneLine, int64_t runId, const char *what)
+{
+    const std::string run = "run " + std::to_string(runId) + "'s " + what;
+    if (!isValidUtf8(text))
+        throw Error(run + " is not valid UTF-8 text; nothing was changed");
+    if (text.size() > maxBytes)
+        throw Error(run + " is " + std::to_string(text.size()) + " bytes long; at most " + std::to_string(maxBytes)
+                    + " are kept. Shorten it; nothing was changed");
+    if (oneLine && text.find_first_of("\r\n") != std::string::npos)
+        throw Error(run + " must be one line; nothing was changed");
+}
+
+} // namespace
+
+void ProjectStore::setRunName(int64_t runId, const std::string &name)
+{
+    requireWritable("rename a run");
+    requireRunText(name, kMaxRunNameBytes, true, runId, "name");
+    setRunText(m->db, m->path, runId, "name", name);
+}
+
+void ProjectStore::setRunNotes(int64_t runId, const std::string &notes)
+{
+    requireWritable("write a run's notes");
+    requireRunText(notes, kMaxRunNotesBytes, false, runId, "notes");
+    setRunText(m->db, m->path, runId, "notes", notes);
 }
 
 void ProjectStore::removeRun(int64_t runId)
@@ -995,7 +1047,7 @@ std::vector<StoredEvaluation> ProjectStore::evaluations(int64_t runId)
 std::vector<StoredPrediction> ProjectStore::predictions(int64_t evaluationId)
 {
     std::vector<StoredPrediction> out;
-    auto st = m->db.prepare("SELECT position, image_id, path, label, top, top_prob FROM predictions "
+    auto st = m->db.prepare("SELECT position, image_id, path, label, top, top_prob, true_rank, true_prob FROM predictions "
                             "WHERE evaluation_id = ? ORDER BY position");
     st.bind(1, evaluationId);
     while (st.step()) {
@@ -1007,6 +1059,10 @@ std::vector<StoredPrediction> ProjectStore::predictions(int64_t evaluationId)
         p.label = st.integer(3);
         p.top = unpackInt32(st.blob(4));
         p.topProb = unpackFloat32(st.blob(5));
+        if (!st.isNull(6))
+            p.trueRank = st.integer(6);
+        if (!st.isNull(7))
+            p.trueProb = static_cast<float>(st.real(7));
         out.push_back(std::move(p));
     }
     return out;
@@ -1145,6 +1201,35 @@ nlohmann::json ProjectStore::summary()
     return j;
 }
 
+std::vector<RecordLine> ProjectStore::reproducibilityRecord(int64_t runId)
+{
+    const RunInfo r = run(runId);
+    const auto orNot = [](const std::string &v) { return v.empty() ? std::string("not recorded") : v; };
+    const nlohmann::json spec = r.spec.is_object() ? r.spec : nlohmann::json::object();
+    const auto part = [&](const char *key) {
+        return spec.contains(key) && spec[key].is_object() ? spec[key].dump() : std::string("{}");
+    };
+    const auto text = [&](const char *key) {
+        return spec.contains(key) && spec[key].is_string() ? spec[key].get<std::string>() : std::string();
+    };
+    const size_t images = trainingImages(runId).size();
+    const std::string split = splitFingerprint(runId);
+    return {{"method", r.method},
+            {"protocol", r.baseToNew ? "base-to-new" : "all classes"},
+            {"shots", std::to_string(r.shots)},
+            {"seed", std::to_string(r.seed)},
+            {"data", orNot(text("data"))},
+            {"split", split.empty() ? std::string("not recorded")
+                                    : std::to_string(images) + " training images, SHA-256 " + split},
+            {"weights", orNot(text("weights"))},
+            {"weights SHA-256", orNot(r.weightsSha256)},
+            {"model", orNot(r.model)},
+            {"program", orNot(r.program)},
+            {"method options", part("method_options")},
+            {"training options", part("train")},
+            {"device", orNot(r.device)}};
+}
+
 nlohmann::json ProjectStore::runDetails(int64_t runId)
 {
     const RunInfo r = run(runId);
@@ -1198,6 +1283,9 @@ nlohmann::json ProjectStore::runDetails(int64_t runId)
                                     {"written_at", st.text(3)}});
     j["training_images"] = trainingImages(runId).size();
     j["split_sha256"] = splitFingerprint(runId);
+    j["record"] = nlohmann::json::object();
+    for (const auto &line : reproducibilityRecord(runId))
+        j["record"][line.label] = line.value;
     j["exports"] = nlohmann::json::array();
     auto ex = m->db.prepare("SELECT id, path, options, created_at FROM exports WHERE run_id = ? ORDER BY id");
     ex.bind(1, runId);
@@ -1297,6 +1385,10 @@ nlohmann::json RunInfo::toJson() const
                         {"finished_at", finishedAt},
                         {"updated_at", updatedAt},
                         {"owner", {{"pid", owner.pid}, {"host", owner.host}}},
+                        {"name", name},
+                        {"notes", notes},
+                        {"weights_sha256", weightsSha256},
+                        {"program", program},
                         {"spec", spec},
                         {"plan", plan}};
     if (datasetId)

@@ -98,6 +98,9 @@ struct RunInfo {
     int64_t epochs = 0;               // planned (the spec's training epochs; 0 for zero-shot)
     std::string device, status, message, folder, model;
     std::string createdAt, startedAt, finishedAt, updatedAt;
+    std::string name, notes;          // given by a person; "" when none
+    std::string weightsSha256;        // the weights' content when the run started ("" before schema 5)
+    std::string program;              // "SEP Studio 0.1.0": the program that ran it
     ProcessIdentity owner;            // the process that runs (or ran) it
     bool interrupted = false;         // queued/running, but its process is gone
     int64_t epochsRecorded = 0;       // metrics rows
@@ -115,6 +118,11 @@ struct EpochRow {
     double lr = 0, loss = 0, trainAccuracy = 0, seconds = 0;
     std::map<std::string, double> parts, testAccuracy;
     std::string recordedAt;
+};
+
+// One line of a run's reproducibility record: "seed" → "1".
+struct RecordLine {
+    std::string label, value;
 };
 
 struct StoredEvaluation {
@@ -139,6 +147,10 @@ struct StoredPrediction {
     int64_t label = -1;
     std::vector<int64_t> top;
     std::vector<float> topProb;
+    // The true class's place among all classes (1 = predicted) and its probability, also when it is
+    // not among `top`. Empty for predictions recorded before schema version 5.
+    std::optional<int64_t> trueRank;
+    std::optional<float> trueProb;
 };
 
 class ProjectStore {
@@ -204,6 +216,13 @@ public:
     void recordEvaluation(int64_t runId, const std::string &set, const std::vector<std::string> &classes,
                           const train::EvalResult &result, const std::vector<prompt::ClassSelection> &classSelections);
     void runEnded(int64_t runId, const std::string &status, const std::string &message);
+    // What a person calls a run (one line, at most kMaxRunNameBytes; "" takes the name back) and notes
+    // about it (at most kMaxRunNotesBytes). Any run, in any state: training never writes these.
+    // sep::Error, with nothing changed, for an unknown run or text that breaks those rules.
+    static constexpr size_t kMaxRunNameBytes = 200;
+    static constexpr size_t kMaxRunNotesBytes = 64 * 1024;
+    void setRunName(int64_t runId, const std::string &name);
+    void setRunNotes(int64_t runId, const std::string &notes);
     // Deletes the run's rows and its folder. Refuses a run whose process still runs.
     void removeRun(int64_t runId);
     int64_t recordExport(std::optional<int64_t> runId, const std::string &path, const nlohmann::json &options);
@@ -221,6 +240,11 @@ public:
     // content when the run used it, one sorted line each. Two runs with the same value trained on the
     // same images; "" when the run recorded no sample.
     std::string splitFingerprint(int64_t runId);
+    // What decides a run's numbers, in one place and a fixed order: method, protocol, shots, seed,
+    // data folder, the few-shot split (size and splitFingerprint), the weights and their SHA-256,
+    // the model, the program, every method and training option, the device. Two runs whose records
+    // are equal but for the device computed the same thing. Values not recorded read "not recorded".
+    std::vector<RecordLine> reproducibilityRecord(int64_t runId);
     nlohmann::json summary();                              // the project at a glance
     nlohmann::json runDetails(int64_t runId);              // a run with options, epochs, evaluations
 

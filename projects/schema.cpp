@@ -159,6 +159,18 @@ const char *const kV3toV4 = R"sql(
 ALTER TABLE classes ADD COLUMN given_name TEXT CHECK (given_name IS NULL OR given_name <> '');
 )sql";
 
+// What a person calls a run and notes about it; what it ran with beyond its options (the weights'
+// content and the program), so two numbers can be told apart; and where the true class ranked, which
+// the top-k blob cannot say when it is not among them. Older rows keep '' and NULL: not recorded.
+const char *const kV4toV5 = R"sql(
+ALTER TABLE runs ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN weights_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN program TEXT NOT NULL DEFAULT '';
+ALTER TABLE predictions ADD COLUMN true_rank INTEGER CHECK (true_rank IS NULL OR true_rank >= 1);
+ALTER TABLE predictions ADD COLUMN true_prob REAL;
+)sql";
+
 // Rows that point nowhere, after a step: a migration that leaves any is refused whole.
 void checkForeignKeys(Database &db, int version)
 {
@@ -179,7 +191,7 @@ const std::string &schemaV1()
 
 const std::string &migrationFrom(int from)
 {
-    static const std::vector<std::string> steps = {kV1toV2, kV2toV3, kV3toV4};
+    static const std::vector<std::string> steps = {kV1toV2, kV2toV3, kV3toV4, kV4toV5};
     if (from < 1 || from > static_cast<int>(steps.size()))
         throw Error("no migration from schema version " + std::to_string(from));
     return steps[static_cast<size_t>(from - 1)];

@@ -16,6 +16,8 @@
 //      little-endian BLOBs); runs.owner_start (tells a reused process id from the run's owner)
 //   4  classes.given_name: the name a class was given in the project (NULL: the folder names it);
 //      scans update classes.name only, so given names survive them
+//   5  runs: a name and notes a person gives them, and the reproducibility record's weights SHA-256
+//      and program version; predictions: the true class's rank and probability (outside the top k too)
 
 #include "projects/sqlite.h"
 
@@ -25,7 +27,7 @@
 
 namespace sep::projects {
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 // PRAGMA application_id of every project file: 'SEPS'. A database without it is not ours.
 constexpr int32_t kApplicationId = 0x53455053;
 constexpr const char *kApplicationName = "SEP Studio project";

@@ -4,6 +4,7 @@
 // that fails writes), moved images — each with a clear message and nothing already stored lost.
 
 #include "engine/core/error.h"
+#include "engine/core/version.h"
 #include "engine/train/run.h"
 #include "projects/lock.h"
 #include "projects/project_store.h"
@@ -215,6 +216,12 @@ UPDATE runs SET owner_start = '12345';
 UPDATE classes SET name = 'Kitty' WHERE folder = 'cat';
 )sql";
 
+const char *const kFixtureV4Changes = R"sql(
+ALTER TABLE classes ADD COLUMN given_name TEXT CHECK (given_name IS NULL OR given_name <> '');
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+UPDATE classes SET given_name = 'Mog' WHERE folder = 'cat';
+)sql";
+
 // A VFS that passes everything to the default one, except that writes fail as on a full disk while
 // it is armed: the store sees SQLITE_FULL from deep inside SQLite, as it would on a real full disk.
 namespace faulty {
@@ -308,6 +315,8 @@ private Q_SLOTS:
     void classNamesStayInTheProject();
     void runsUseTheProjectsClassNames();
     void recordsReadBackExactly();
+    void runNamesNotesAndRecord();
+    void resumeOnOtherWeightsIsRefused();
     void trainingRunIsRecorded();
     void secondWriterIsToldWhoHasIt();
     void staleLockIsTakenOver();
@@ -332,6 +341,20 @@ void TestProjects::initTestCase()
     m_data = m_dir.filePath(QStringLiteral("colours"));
     test::writeColourFolder(m_data, kClasses, 6, 3);
 }
+
+namespace {
+
+std::string fileSha256(const std::string &path)
+{
+    QFile file(QString::fromStdString(path));
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    QCryptographicHash hash(QCryptographicHash::Sha256);
+    hash.addData(&file);
+    return hash.result().toHex().toStdString();
+}
+
+} // namespace
 
 train::RunSpec TestProjects::spec(int64_t epochs) const
 {
@@ -411,7 +434,7 @@ void TestProjects::migrationFromEveryEarlierVersion_data()
 void TestProjects::migrationFromEveryEarlierVersion()
 {
     QFETCH(int, version);
-    QVERIFY2(version <= 3, "a fixture for this schema version is missing from the test");
+    QVERIFY2(version <= 4, "a fixture for this schema version is missing from the test");
     const QString path = fresh(QStringLiteral("old-v%1.sepproj").arg(version));
     {
         Raw raw(path);
@@ -421,6 +444,8 @@ void TestProjects::migrationFromEveryEarlierVersion()
             raw.exec(kFixtureV2Changes);
         if (version >= 3)
             raw.exec(kFixtureV3Changes);
+        if (version >= 4)
+            raw.exec(kFixtureV4Changes);
     }
     const auto before = fileHash(path);
 
@@ -490,9 +515,21 @@ void TestProjects::migrationFromEveryEarlierVersion()
     QCOMPARE(db.queryInt("SELECT COUNT(*) FROM selections"), int64_t(0));
     // Names were the folder's before version 4 (a name from classnames.txt included): none is given.
     QCOMPARE(db.queryText("SELECT name FROM classes WHERE folder = 'cat'"), std::string(version >= 3 ? "Kitty" : "cat"));
-    QVERIFY(store.givenClassNames(1).empty());
-    store.setClassNames(1, {{"dog", "Doggo"}});
-    QCOMPARE(store.givenClassNames(1), (std::map<std::string, std::string>{{"dog", "Doggo"}}));
+    using Names = std::map<std::string, std::string>;
+    const Names given = version >= 4 ? Names{{"cat", "Mog"}} : Names{};
+    QCOMPARE(store.givenClassNames(1), given);
+    store.setClassNames(1, {{"dog", "Doggo"}, {"cat", std::nullopt}});
+    QCOMPARE(store.givenClassNames(1), (Names{{"dog", "Doggo"}}));
+    // Before version 5 a run had no name, notes or record beyond its options; they read as such.
+    QCOMPARE(r.name, std::string());
+    QCOMPARE(r.weightsSha256, std::string());
+    bool weightsNotRecorded = false;
+    for (const auto &line : store.reproducibilityRecord(1))
+        weightsNotRecorded |= line.label == "weights SHA-256" && line.value == "not recorded";
+    QVERIFY(weightsNotRecorded);
+    QVERIFY(!preds[0].trueRank && !preds[0].trueProb);
+    store.setRunName(1, "from an old project");
+    QCOMPARE(store.run(1).name, std::string("from an old project"));
     for (const auto &problem : store.check())   // the fixture's folders are not on this machine; nothing else
         QVERIFY2(problem.find("database") == std::string::npos, problem.c_str());
 
@@ -835,6 +872,8 @@ void TestProjects::recordsReadBackExactly()
         p.label = i;
         p.top = {i == 1 ? 2 : i, 1, 0};
         p.topProb = {0.5f, 0.3f, 0.2f};
+        p.trueRank = i == 2 ? 0 : i + 1;   // image 2: no rank known
+        p.trueProb = i == 2 ? 0.f : 1.f / 3.f;
         result.predictions.push_back(p);
         prompt::ImageSelection sel;
         prompt::ImageLayerSelection layer;
@@ -871,6 +910,11 @@ void TestProjects::recordsReadBackExactly()
     for (int i = 0; i < 3; ++i) {
         QCOMPARE(preds[i].top, result.predictions[i].top);
         QCOMPARE(preds[i].topProb, result.predictions[i].topProb);
+        QCOMPARE(preds[i].trueRank.has_value(), i != 2);   // 0 is stored as "not known"
+        if (i != 2) {
+            QCOMPARE(*preds[i].trueRank, int64_t(i + 1));
+            QCOMPARE(*preds[i].trueProb, 1.f / 3.f);          // float → REAL → float is exact
+        }
         QVERIFY(!preds[i].imageId);
         const auto sel = store.imageSelection(ev.id, i);
         QCOMPARE(sel.layers.size(), size_t(1));
@@ -899,6 +943,85 @@ void TestProjects::recordsReadBackExactly()
     QCOMPARE(details["evaluations"][0]["confusion"][1][2].get<int64_t>(), int64_t(1));
     QCOMPARE(details["exports"].size(), size_t(1));
     QCOMPARE(store.run(run).status, std::string("finished"));
+}
+
+void TestProjects::runNamesNotesAndRecord()
+{
+    auto store = ProjectStore::create(fresh(QStringLiteral("named")).toStdString());
+    const auto report = store.importDataset(m_data.toStdString());
+    auto s = spec(1);
+    s.data = report.root;
+    const int64_t id = store.createRun(s, report.datasetId);
+    projects::runRecorded(store, id, s, {});
+
+    // The record names what the run used: these values are computed here independently.
+    const std::string weightsSha256 = fileSha256(m_model.weights);   // Qt's hash, not the engine's
+    QCOMPARE(store.run(id).weightsSha256, weightsSha256);
+    QCOMPARE(store.run(id).program, sep::programName());
+    std::map<std::string, std::string> record;
+    for (const auto &line : store.reproducibilityRecord(id))
+        record[line.label] = line.value;
+    QCOMPARE(record["seed"], std::to_string(s.seed));
+    QCOMPARE(record["weights SHA-256"], weightsSha256);
+    QCOMPARE(record["program"], sep::programName());
+    QCOMPARE(record["split"], std::to_string(store.trainingImages(id).size()) + " training images, SHA-256 "
+                                  + store.splitFingerprint(id));
+    QCOMPARE(record["training options"], store.run(id).spec["train"].dump());
+    QCOMPARE(store.runDetails(id)["record"]["weights SHA-256"].get<std::string>(), record["weights SHA-256"]);
+
+    QCOMPARE(store.run(id).name, std::string());
+    store.setRunName(id, "first try · ünïcode");
+    store.setRunNotes(id, "line one\nline two\n");
+    QCOMPARE(store.run(id).name, std::string("first try · ünïcode"));
+    QCOMPARE(store.run(id).notes, std::string("line one\nline two\n"));
+    QCOMPARE(store.runs().front().name, std::string("first try · ünïcode"));
+    // Refused, each leaving both as they were.
+    QVERIFY_THROWS_EXCEPTION(sep::Error, store.setRunName(id, "two\nlines"));
+    QVERIFY_THROWS_EXCEPTION(sep::Error, store.setRunName(id, std::string(ProjectStore::kMaxRunNameBytes + 1, 'x')));
+    QVERIFY_THROWS_EXCEPTION(sep::Error, store.setRunName(id, "bad \xff byte"));
+    QVERIFY_THROWS_EXCEPTION(sep::Error, store.setRunNotes(id, std::string(ProjectStore::kMaxRunNotesBytes + 1, 'x')));
+    QVERIFY_THROWS_EXCEPTION(sep::Error, store.setRunName(id + 100, "nobody"));
+    QCOMPARE(store.run(id).name, std::string("first try · ünïcode"));
+    QCOMPARE(store.run(id).notes, std::string("line one\nline two\n"));
+    // A name can be taken back; the maximum fits.
+    store.setRunName(id, "");
+    QCOMPARE(store.run(id).name, std::string());
+    store.setRunName(id, std::string(ProjectStore::kMaxRunNameBytes, 'n'));
+    // Recording never touches them: a run starting again (a resume) keeps both.
+    store.setRunNotes(id, "kept");
+    store.runStarted(id, s, {}, "cpu", {}, true);
+    QCOMPARE(store.run(id).notes, std::string("kept"));
+    QCOMPARE(store.run(id).name.size(), ProjectStore::kMaxRunNameBytes);
+
+    // A read-only view cannot write them.
+    projects::OpenOptions o;
+    o.readOnly = true;
+    auto viewer = ProjectStore::open(store.path(), o);
+    QVERIFY_THROWS_EXCEPTION(sep::Error, viewer.setRunNotes(id, "x"));
+}
+
+void TestProjects::resumeOnOtherWeightsIsRefused()
+{
+    // Weights of its own: they are overwritten below.
+    QVERIFY(QDir().mkpath(fresh(QStringLiteral("own-model"))) && QDir().mkpath(fresh(QStringLiteral("other-model"))));
+    const auto model = test::writeTinyModelFiles(fresh(QStringLiteral("own-model")).toStdString(), 2);
+    const auto other = test::writeTinyModelFiles(fresh(QStringLiteral("other-model")).toStdString(), 5);
+    auto s = spec(1);
+    s.weights = model.weights;
+    s.vocab = model.vocab;
+    const std::string runDir = fresh(QStringLiteral("weights-run")).toStdString();
+    train::trainRun(s, runDir, false, {});
+    // The same weights again: resuming is fine (here: the final evaluation again).
+    train::trainRun(s, runDir, true, {});
+    std::filesystem::copy_file(other.weights, model.weights, std::filesystem::copy_options::overwrite_existing);
+    try {
+        train::trainRun(s, runDir, true, {});
+        QFAIL("a resume on other weights was accepted");
+    } catch (const sep::Error &e) {
+        const QString message = QString::fromUtf8(e.what());
+        QVERIFY2(message.contains(QStringLiteral("not the ones the run started with")), e.what());
+        QVERIFY2(message.contains(QString::fromStdString(model.weights)), e.what());
+    }
 }
 
 void TestProjects::trainingRunIsRecorded()
@@ -940,6 +1063,12 @@ void TestProjects::trainingRunIsRecorded()
             QVERIFY(p.imageId.has_value());
             QCOMPARE(p.top.size(), size_t(2));   // top-5 of 2 classes
             correct += p.top[0] == p.label;
+            // The true class's rank agrees with its place in the full top list (all classes here),
+            // and its probability with the one stored there.
+            const auto at = std::find(p.top.begin(), p.top.end(), p.label);
+            QVERIFY(at != p.top.end());
+            QCOMPARE(p.trueRank.value_or(-1), int64_t(at - p.top.begin()) + 1);
+            QCOMPARE(p.trueProb.value_or(-1.f), p.topProb[static_cast<size_t>(at - p.top.begin())]);
         }
         QCOMPARE(correct, ev.correct);
         // The same selections as the run folder's selections.jsonl.

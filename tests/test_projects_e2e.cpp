@@ -265,6 +265,31 @@ void TestProjectsE2e::projectCommands()
     r = runSep({QStringLiteral("project"), QStringLiteral("show"), file, QString::number(id)});
     QVERIFY2(r.code == 0, qPrintable(describe(r)));
     QVERIFY(r.out.contains(QStringLiteral("evaluation 'base'")));
+    QVERIFY2(r.out.contains(QStringLiteral("reproducibility record")), qPrintable(r.out));
+    QVERIFY2(r.out.contains(QStringLiteral("SEP Studio ")), qPrintable(r.out));   // the program
+    QVERIFY2(r.out.contains(QString::fromStdString(shown["weights_sha256"].get<std::string>())), qPrintable(r.out));
+    QCOMPARE(shown["weights_sha256"].get<std::string>().size(), size_t(64));
+
+    // A name and notes: given, shown, listed; a bad name refused with nothing changed.
+    QTemporaryFile notes;
+    QVERIFY(notes.open());
+    notes.write("tried 2 shots\nnext: 4\n");
+    notes.close();
+    r = runSep({QStringLiteral("project"), QStringLiteral("edit-run"), file, QString::number(id), QStringLiteral("--name"),
+                QStringLiteral("first try"), QStringLiteral("--notes-file"), notes.fileName()});
+    QVERIFY2(r.code == 0, qPrintable(describe(r)));
+    r = runSep({QStringLiteral("project"), QStringLiteral("edit-run"), file, QString::number(id), QStringLiteral("--name"),
+                QStringLiteral("two\nlines")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains(QStringLiteral("one line")), qPrintable(describe(r)));
+    r = runSep({QStringLiteral("project"), QStringLiteral("edit-run"), file, QString::number(id)});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains(QStringLiteral("nothing to change")), qPrintable(describe(r)));
+    r = runSep({QStringLiteral("project"), QStringLiteral("show"), file, QString::number(id)});
+    QVERIFY(r.out.contains(QStringLiteral("name        first try")));
+    QVERIFY(r.out.contains(QStringLiteral("    next: 4")));
+    r = runSep({QStringLiteral("project"), QStringLiteral("runs"), file});
+    QVERIFY2(r.out.contains(QStringLiteral("'first try'")), qPrintable(r.out));
 
     // Export straight from the project: the bundle predicts, and the project records the export.
     const QString bundle = m_dir.filePath(QStringLiteral("from-project.sepmodel"));

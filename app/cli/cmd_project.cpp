@@ -7,6 +7,7 @@
 #include "projects/run_recorder.h"
 
 #include <iomanip>
+#include <optional>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -18,6 +19,7 @@ using projects::ProjectStore;
 
 struct ProjectCommand {
     std::string project, data, device;
+    std::optional<std::string> name, notes, notesFile;
     int64_t run = 0;
     bool json = false, rehash = false, noDecodeCheck = false;
 };
@@ -177,7 +179,8 @@ void runRuns(const ProjectCommand &c)
             r.epochs > 0 ? std::to_string(r.epochsRecorded) + "/" + std::to_string(r.epochs) : std::string("-");
         std::cout << pad(std::to_string(r.id), 5, true) << "  " << pad(r.method, 9) << pad(std::to_string(r.shots), 6, true)
                   << pad(std::to_string(r.seed), 6, true) << "  " << pad(r.displayStatus(), 12) << pad(epochs, 8)
-                  << pad(r.startedAt.empty() ? r.createdAt : r.startedAt, 22) << resultColumn(r) << "\n";
+                  << pad(r.startedAt.empty() ? r.createdAt : r.startedAt, 22) << resultColumn(r)
+                  << (r.name.empty() ? std::string() : "  '" + r.name + "'") << "\n";
     }
 }
 
@@ -211,25 +214,27 @@ void printRun(ProjectStore &store, int64_t id)
     const auto r = store.run(id);
     std::cout << "run " << r.id << ": " << r.method << ", " << r.shots << " shots, seed " << r.seed
               << (r.baseToNew ? ", base-to-new" : "") << " — " << r.displayStatus() << "\n";
+    if (!r.name.empty())
+        std::cout << "  name        " << r.name << "\n";
     if (!r.message.empty())
         std::cout << "  message     " << r.message << "\n";
     std::cout << "  folder      " << r.folder << "\n"
-              << "  data        " << r.spec.value("data", "") << "\n"
-              << "  weights     " << r.spec.value("weights", "") << "\n"
-              << "  model       " << (r.model.empty() ? "-" : r.model) << " on " << (r.device.empty() ? "-" : r.device)
-              << "\n"
               << "  created     " << r.createdAt << (r.startedAt.empty() ? "" : ", started " + r.startedAt)
               << (r.finishedAt.empty() ? "" : ", finished " + r.finishedAt) << "\n"
-              << "  process     " << r.owner.describe() << "\n"
-              << "  split       " << d["training_images"].get<size_t>() << " training images, SHA-256 "
-              << (d["split_sha256"].get<std::string>().empty() ? std::string("-") : d["split_sha256"].get<std::string>())
-              << " (equal for runs on the same few-shot images)\n"
-              << "  options     method " << r.spec.value("method_options", nlohmann::json::object()).dump() << "\n"
-              << "              training " << r.spec.value("train", nlohmann::json::object()).dump() << "\n";
+              << "  process     " << r.owner.describe() << "\n";
     for (const auto &ck : d["checkpoints"])
         std::cout << "  checkpoint  epoch " << ck["epoch"].get<int64_t>() << ": " << ck["path"].get<std::string>() << "\n";
+    if (!r.notes.empty()) {
+        std::cout << "  notes\n";
+        std::istringstream lines(r.notes);
+        for (std::string line; std::getline(lines, line);)
+            std::cout << "    " << line << "\n";
+    }
     if (r.interrupted)
         std::cout << "  interrupted: resume with 'sep project resume " << store.path() << " " << r.id << "'\n";
+    std::cout << "reproducibility record (records equal but for the device: the same computation)\n";
+    for (const auto &line : store.reproducibilityRecord(id))
+        std::cout << "  " << pad(line.label, 18) << line.value << "\n";
 
     const auto epochs = store.epochs(id);
     if (!epochs.empty()) {
@@ -327,6 +332,25 @@ void runRemove(const ProjectCommand &c)
         std::cout << "removed run " << c.run << " and its folder " << folder << "\n";
 }
 
+void runEditRun(const ProjectCommand &c)
+{
+    if (!c.name && !c.notes && !c.notesFile)
+        throw Error("sep project edit-run: nothing to change; give --name, --notes or --notes-file");
+    auto store = openForWriting(c.project, "sep project edit-run");
+    printNotes(store, c.json);
+    store.run(c.run);   // an unknown run is named before anything is read
+    if (c.name)
+        store.setRunName(c.run, *c.name);
+    if (c.notes || c.notesFile)
+        store.setRunNotes(c.run, c.notes ? *c.notes : readFile(*c.notesFile));
+    const auto r = store.run(c.run);
+    if (c.json)
+        printJson({{"id", r.id}, {"name", r.name}, {"notes", r.notes}});
+    else
+        std::cout << "run " << r.id << (r.name.empty() ? std::string(" has no name") : " is named '" + r.name + "'")
+                  << (r.notes.empty() ? ", no notes" : ", notes of " + std::to_string(r.notes.size()) + " bytes") << "\n";
+}
+
 void runCheck(const ProjectCommand &c)
 {
     auto store = openForReading(c.project);
@@ -395,6 +419,15 @@ void addProjectCommands(CLI::App &app)
     remove->add_option("run", c->run, "Run id")->required()->check(wholeNumberAtLeast(1));
     json(remove);
     remove->callback([c] { runRemove(*c); });
+
+    auto *edit = project->add_subcommand("edit-run", "Give a run a name and notes (shown in 'sep project runs' and SEP Studio)");
+    target(edit);
+    edit->add_option("run", c->run, "Run id")->required()->check(wholeNumberAtLeast(1));
+    edit->add_option("--name", c->name, "One line; an empty name takes the name back");
+    auto *notes = edit->add_option("--notes", c->notes, "Notes about the run (replace the old ones; empty clears them)");
+    edit->add_option("--notes-file", c->notesFile, "Read the notes from this text file")->excludes(notes);
+    json(edit);
+    edit->callback([c] { runEditRun(*c); });
 
     auto *check = project->add_subcommand(
         "check", "Check the project: SQLite integrity, references, the files it records, interrupted runs");

@@ -25,6 +25,8 @@ void readAll(sep::projects::ProjectStore &store)
     for (const auto &run : store.runs()) {
         (void)printed(run.toJson());
         (void)printed(store.runDetails(run.id));
+        for (const auto &e : store.evaluations(run.id))
+            (void)store.predictions(e.id);   // top-k BLOBs and the true class's rank
     }
     (void)store.datasets();
 }
