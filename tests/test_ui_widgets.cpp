@@ -22,13 +22,20 @@
 #include "ui/main_window.h"
 #include "ui/new_project_wizard.h"
 #include "ui/option_editor.h"
+#include "ui/run_details_dialog.h"
 #include "ui/run_progress.h"
 #include "ui/runs_model.h"
+#include "ui/settings.h"
+#include "ui/theme.h"
 #include "ui/train_wizard.h"
 #include "ui/translations.h"
 #include "ui/welcome_page.h"
 
 #include <QApplication>
+#include <QClipboard>
+#include <QPlainTextEdit>
+#include <QSettings>
+#include <QTableWidget>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -48,6 +55,8 @@
 #include <QWheelEvent>
 #include <QtTest>
 
+#include <cmath>
+#include <map>
 #include <set>
 
 using namespace sep;
@@ -151,6 +160,10 @@ private Q_SLOTS:
     void wizardOffersBuiltinModel();
     void wizardLocationExistsOrIsCreated();
     void windowRefusesWhatIsNotAProject();
+    void runDetailsShowNameNotesAndRecord();
+    void settingsAreTypedAndSurviveDamage();
+    void darkThemeReachesThePlots();
+    void meaningColoursAreReadableInEveryTheme();
 
 private:
     projects::DatasetInfo colourDataset() const;   // m_data as a project lists it
@@ -963,6 +976,152 @@ void TestUiWidgets::windowRefusesWhatIsNotAProject()
     QVERIFY2(window.logDock()->text().contains(QStringLiteral("is not a SEP Studio project")), qPrintable(window.logDock()->text()));
 }
 
+void TestUiWidgets::runDetailsShowNameNotesAndRecord()
+{
+    projects::RunInfo run;
+    run.id = 7;
+    run.method = "sep";
+    run.status = "finished";
+    run.name = "first try";
+    run.notes = "two shots\nnext: four";
+    run.accuracy = {{"all", 0.5}};
+    const std::vector<projects::RecordLine> record = {{"seed", "3"}, {"weights SHA-256", std::string(64, 'a')}};
+    RunDetailsDialog dialog(run, record);
+    QCOMPARE(dialog.findChild<QLineEdit *>(QStringLiteral("runName"))->text(), QStringLiteral("first try"));
+    QCOMPARE(dialog.findChild<QPlainTextEdit *>(QStringLiteral("runNotes"))->toPlainText(), QStringLiteral("two shots\nnext: four"));
+    auto *table = dialog.findChild<QTableWidget *>(QStringLiteral("reproducibilityRecord"));
+    QCOMPARE(table->rowCount(), 2);
+    QCOMPARE(table->item(1, 0)->text(), QStringLiteral("weights SHA-256"));
+    QCOMPARE(dialog.recordText(), QStringLiteral("seed: 3\nweights SHA-256: ") + QString(64, QLatin1Char('a')) + QLatin1Char('\n'));
+    dialog.findChild<QPushButton *>(QStringLiteral("copyRecord"))->click();
+    QCOMPARE(QApplication::clipboard()->text(), dialog.recordText());
+    dialog.findChild<QLineEdit *>(QStringLiteral("runName"))->setText(QStringLiteral("  renamed  "));
+    QCOMPARE(dialog.name(), QStringLiteral("renamed"));
+
+    // The runs table: the name in its column, a mark when there are notes, the notes in the tooltip.
+    RunsModel model;
+    model.setRuns({run});
+    QCOMPARE(model.data(model.index(0, RunsModel::Name), Qt::DisplayRole).toString(), QStringLiteral("first try ✎"));
+    QVERIFY(model.data(model.index(0, RunsModel::Method), Qt::ToolTipRole).toString().contains(QStringLiteral("next: four")));
+    run.notes.clear();
+    model.setRuns({run});
+    QCOMPARE(model.data(model.index(0, RunsModel::Name), Qt::DisplayRole).toString(), QStringLiteral("first try"));
+}
+
+void TestUiWidgets::settingsAreTypedAndSurviveDamage()
+{
+    QSettings raw;
+    // Recent projects: newest first, no duplicates, capped.
+    raw.remove(QStringLiteral("recentProjects"));
+    for (int i = 0; i < settings::kMaxRecentProjects + 3; ++i)
+        settings::addRecentProject(m_dir.filePath(QStringLiteral("p%1.sepproj").arg(i)));
+    settings::addRecentProject(m_dir.filePath(QStringLiteral("p5.sepproj")));
+    const QStringList recent = settings::recentProjects();
+    QCOMPARE(recent.size(), settings::kMaxRecentProjects);
+    QCOMPARE(recent.front(), m_dir.filePath(QStringLiteral("p5.sepproj")));
+    QCOMPARE(recent.count(m_dir.filePath(QStringLiteral("p5.sepproj"))), 1);
+
+    // A damaged value reads as the default, not as 0.
+    const QString project = m_dir.filePath(QStringLiteral("damaged.sepproj"));
+    ProjectDefaults d;
+    d.shots = 4;
+    d.seed = 9;
+    d.save(project);
+    QCOMPARE(ProjectDefaults::load(project).shots, 4);
+    // The key as settings.cpp spells it (this run's folder: the settings file outlives test runs).
+    QString escaped = QFileInfo(project).absoluteFilePath();
+    escaped.replace(QLatin1Char('/'), QLatin1Char('|'));
+    const QString group = QStringLiteral("projectDefaults/") + escaped + QStringLiteral("/shots");
+    QCOMPARE(raw.value(group).toInt(), 4);
+    raw.setValue(group, QStringLiteral("sixteen"));
+    QCOMPARE(ProjectDefaults::load(project).shots, ProjectDefaults().shots);
+    QCOMPARE(ProjectDefaults::load(project).seed, 9);
+
+    for (auto theme : {settings::Theme::Dark, settings::Theme::Light, settings::Theme::System}) {
+        settings::setTheme(theme);
+        QCOMPARE(settings::theme(), theme);
+    }
+    raw.setValue(QStringLiteral("appearance/theme"), 42);
+    QCOMPARE(settings::theme(), settings::Theme::System);
+    settings::setLastProjectLocation(m_dir.path());
+    QCOMPARE(settings::lastProjectLocation(), m_dir.path());
+}
+
+namespace {
+
+// The mean lightness of the middle of a widget as drawn.
+int lightnessOf(QWidget *w)
+{
+    const QImage image = w->grab().toImage();
+    int64_t sum = 0, n = 0;
+    for (int y = image.height() / 4; y < image.height() * 3 / 4; y += 4)
+        for (int x = image.width() / 4; x < image.width() * 3 / 4; x += 4, ++n)
+            sum += QColor(image.pixel(x, y)).lightness();
+    return n ? static_cast<int>(sum / n) : -1;
+}
+
+} // namespace
+
+void TestUiWidgets::darkThemeReachesThePlots()
+{
+    CurvesView view;
+    view.resize(700, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    const int light = lightnessOf(view.plot());
+    applyTheme(settings::Theme::Dark);
+    QCoreApplication::processEvents();
+    const int dark = lightnessOf(view.plot());
+    // Text stays readable: the palette's text is light on a dark base.
+    const QPalette p = view.palette();
+    const bool darkPalette = p.color(QPalette::Base).lightness() < 80 && p.color(QPalette::Text).lightness() > 180;
+    applyTheme(settings::Theme::Light);
+    QCoreApplication::processEvents();
+    const int lightAgain = lightnessOf(view.plot());
+    QVERIFY2(light > 200 && dark < 80 && lightAgain > 200,
+             qPrintable(QStringLiteral("plot lightness %1 → %2 → %3").arg(light).arg(dark).arg(lightAgain)));
+    QVERIFY(darkPalette);
+    applyTheme(settings::Theme::System);
+}
+
+namespace {
+// WCAG 2 contrast ratio of two colours, from their relative luminance.
+double contrast(const QColor &a, const QColor &b)
+{
+    const auto luminance = [](const QColor &c) {
+        const auto channel = [](double v) { return v <= 0.03928 ? v / 12.92 : std::pow((v + 0.055) / 1.055, 2.4); };
+        return 0.2126 * channel(c.redF()) + 0.7152 * channel(c.greenF()) + 0.0722 * channel(c.blueF());
+    };
+    const double la = luminance(a), lb = luminance(b);
+    return (std::max(la, lb) + 0.05) / (std::min(la, lb) + 0.05);
+}
+} // namespace
+
+void TestUiWidgets::meaningColoursAreReadableInEveryTheme()
+{
+    // Errors, warnings, right and wrong answers are coloured text on the palette's Base: each must
+    // stay readable (WCAG AA, 4.5:1) whichever theme is on, and differ between the themes.
+    const Tone tones[] = {Tone::Good, Tone::Bad, Tone::Warning, Tone::Base, Tone::New, Tone::Muted};
+    std::map<int, QRgb> onLight;
+    for (auto theme : {settings::Theme::Light, settings::Theme::Dark}) {
+        applyTheme(theme);
+        const QColor base = QApplication::palette().color(QPalette::Base);
+        for (Tone t : tones) {
+            const QColor c = toneColour(t);
+            QVERIFY2(contrast(c, base) >= 4.5, qPrintable(QStringLiteral("tone %1: %2 on %3 is %4:1")
+                                                               .arg(static_cast<int>(t)).arg(c.name(), base.name())
+                                                               .arg(contrast(c, base), 0, 'f', 2)));
+            if (theme == settings::Theme::Light)
+                onLight[static_cast<int>(t)] = c.rgb();
+            else
+                QVERIFY(onLight[static_cast<int>(t)] != c.rgb());
+            QVERIFY(toneHtml(t, QStringLiteral("<b>x</b>")).contains(c.name()));
+        }
+    }
+    applyTheme(settings::Theme::Light);
+}
+
+
 int main(int argc, char **argv)
 {
     sep::configureThreads();
@@ -971,7 +1130,7 @@ int main(int argc, char **argv)
     QApplication::setOrganizationName(QStringLiteral("SEP Studio tests"));
     QApplication::setApplicationName(QStringLiteral("test_ui_widgets"));
     TestUiWidgets tc;
-    QTEST_SET_MAIN_SOURCE_PATH
+QTEST_SET_MAIN_SOURCE_PATH
     const int failed = QTest::qExec(&tc, argc, argv);
     return sep::ui::stopAllJobs() ? failed : 1;
 }

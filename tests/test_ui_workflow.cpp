@@ -23,6 +23,8 @@
 #include "ui/runs_model.h"
 
 #include <QApplication>
+#include <QLineEdit>
+#include <QDialog>
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QStackedWidget>
@@ -31,6 +33,7 @@
 #include <QTableView>
 #include <QTableWidget>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QTemporaryDir>
 #include <QUndoStack>
 #include <QComboBox>
@@ -68,12 +71,17 @@ private Q_SLOTS:
     void classRenameStaysInTheProject();
     void datasetTabShowsEveryDataset();
     void runsDockNewestFirstDeleteAndTrainAgain();
+    void keyboardOnlyReachesViewsRunsAndDetails();
     void helpHasGuideAndShortcuts();
     void resultsOfAThousandClasses();
+    void trueClassRankAndRunNames();
     void everyViewFits800x600();
 
 private:
     nlohmann::json spec(int epochs) const;
+    // A new project at `project` with one finished zero-shot run evaluated on `classes` classes
+    // ("class 0" …) with these predictions; returns the run's id.
+    int64_t writeEvaluatedProject(const QString &project, int classes, const std::vector<train::ImagePrediction> &predictions) const;
     QString path(const QString &name) const { return m_keep.isEmpty() ? m_dir.filePath(name) : m_keep + QLatin1Char('/') + name; }
     QTemporaryDir m_dir;
     QString m_keep;
@@ -105,6 +113,29 @@ void TestUiWorkflow::initTestCase()
     startJob(job);
     QVERIFY(done.wait(60000));
     QCOMPARE(done.first().first().value<Job::Status>(), Job::Succeeded);
+}
+
+int64_t TestUiWorkflow::writeEvaluatedProject(const QString &project, int classes,
+                                              const std::vector<train::ImagePrediction> &predictions) const
+{
+    auto store = projects::ProjectStore::create(project.toStdString());
+    train::RunSpec zeroShot = train::RunSpec::fromJson(spec(1), "test");
+    zeroShot.method = "zeroshot";
+    zeroShot.methodOptions = nlohmann::json::object();
+    const int64_t run = store.createRun(zeroShot, std::nullopt);
+    store.runStarted(run, zeroShot, nlohmann::json::object(), "cpu", {}, false);
+    std::vector<std::string> names;
+    for (int c = 0; c < classes; ++c)
+        names.push_back("class " + std::to_string(c));
+    train::EvalResult result;
+    result.confusion = train::Confusion(classes);
+    for (const auto &p : predictions) {
+        result.confusion.add(p.label, p.top.front());
+        result.predictions.push_back(p);
+    }
+    store.recordEvaluation(run, "all", names, result, {});
+    store.runEnded(run, "finished", "");
+    return run;
 }
 
 nlohmann::json TestUiWorkflow::spec(int epochs) const
@@ -472,32 +503,17 @@ void TestUiWorkflow::resultsOfAThousandClasses()
     QVERIFY(m_window);
     const int classes = 1000, perClass = 5;
     const QString project = path(QStringLiteral("thousand.sepproj"));
-    int64_t run = 0;
-    {
-        auto store = projects::ProjectStore::create(project.toStdString());
-        train::RunSpec zeroShot = train::RunSpec::fromJson(spec(1), "test");
-        zeroShot.method = "zeroshot";
-        zeroShot.methodOptions = nlohmann::json::object();
-        run = store.createRun(zeroShot, std::nullopt);
-        store.runStarted(run, zeroShot, nlohmann::json::object(), "cpu", {}, false);
-        std::vector<std::string> names;
-        for (int c = 0; c < classes; ++c)
-            names.push_back("class " + std::to_string(c));
-        train::EvalResult result;
-        result.confusion = train::Confusion(classes);
-        for (int i = 0; i < classes * perClass; ++i) {
-            train::ImagePrediction p;
-            p.path = "images/" + std::to_string(i) + ".png";
-            p.label = i % classes;
-            const int64_t predicted = i % 8 == 0 ? (p.label + 1) % classes : p.label;
-            p.top = {predicted, (predicted + 2) % classes};
-            p.topProb = {0.7f, 0.1f};
-            result.confusion.add(p.label, predicted);
-            result.predictions.push_back(p);
-        }
-        store.recordEvaluation(run, "all", names, result, {});
-        store.runEnded(run, "finished", "");
+    std::vector<train::ImagePrediction> predictions;
+    for (int i = 0; i < classes * perClass; ++i) {
+        train::ImagePrediction p;
+        p.path = "images/" + std::to_string(i) + ".png";
+        p.label = i % classes;
+        const int64_t predicted = i % 8 == 0 ? (p.label + 1) % classes : p.label;
+        p.top = {predicted, (predicted + 2) % classes};
+        p.topProb = {0.7f, 0.1f};
+        predictions.push_back(p);
     }
+    const int64_t run = writeEvaluatedProject(project, classes, predictions);
     // Timed from opening the project to the Results tab painted (a figure, not a pass/fail bound).
     QElapsedTimer timer;
     timer.start();
@@ -518,6 +534,102 @@ void TestUiWorkflow::resultsOfAThousandClasses()
     QCOMPARE(results->galleryModel()->rowCount(), classes * perClass / 8);
     QVERIFY(!shot.isNull());
     QVERIFY(m_window->openProject(m_project));
+}
+
+void TestUiWorkflow::trueClassRankAndRunNames()
+{
+    // 50 classes; image 0 is misclassified with its true class far below the top 2 kept.
+    QVERIFY(m_window);
+    const int classes = 50;
+    const QString project = path(QStringLiteral("ranked.sepproj"));
+    std::vector<train::ImagePrediction> predictions;
+    for (int i = 0; i < 3; ++i) {
+        train::ImagePrediction p;
+        p.path = "images/" + std::to_string(i) + ".png";
+        p.label = i;
+        p.top = {i == 0 ? 7 : i, 9};
+        p.topProb = {0.6f, 0.1f};
+        p.trueRank = i == 0 ? 37 : 1;
+        p.trueProb = i == 0 ? 0.004f : 0.6f;
+        predictions.push_back(p);
+    }
+    const int64_t run = writeEvaluatedProject(project, classes, predictions);
+    QVERIFY(m_window->openProject(project));
+    InspectorView *inspector = m_window->inspector();
+    const auto &evaluations = m_window->session()->evaluations(run);
+    QCOMPARE(evaluations.size(), size_t(1));
+    auto *top = inspector->findChild<QTableWidget *>(QStringLiteral("topFive"));
+    QVERIFY(top);
+    inspector->inspect(run, evaluations.front().id, 0);
+    QCOMPARE(top->rowCount(), 3);   // the two kept, then the true class
+    QCOMPARE(top->item(2, 0)->text(), QStringLiteral("class 0 (true class, rank 37 of 50)"));
+    QCOMPARE(top->item(2, 1)->text(), QStringLiteral("0.4%"));
+    inspector->inspect(run, evaluations.front().id, 1);   // right: no extra row
+    QCOMPARE(top->rowCount(), 2);
+
+    // A name and notes given in the window reach the project and the runs table.
+    QString error;
+    QVERIFY2(m_window->session()->describeRun(run, QStringLiteral("baseline"), QStringLiteral("50 classes"), &error), qPrintable(error));
+    RunsModel *runs = m_window->runsModel();
+    const int row = runs->rowOf(run);
+    QCOMPARE(runs->data(runs->index(row, RunsModel::Name), Qt::DisplayRole).toString(), QStringLiteral("baseline ✎"));
+    QCOMPARE(m_window->session()->store()->run(run).notes, std::string("50 classes"));
+    // Refused: a name of two lines; nothing changes.
+    QVERIFY(!m_window->session()->describeRun(run, QStringLiteral("a\nb"), QStringLiteral("other"), &error));
+    QVERIFY2(error.contains(QStringLiteral("one line")), qPrintable(error));
+    QCOMPARE(m_window->session()->store()->run(run).notes, std::string("50 classes"));
+    QCOMPARE(m_window->session()->store()->run(run).name, std::string("baseline"));
+    QVERIFY(m_window->openProject(m_project));
+}
+
+void TestUiWorkflow::keyboardOnlyReachesViewsRunsAndDetails()
+{
+    // Without a mouse: Ctrl+1…4 switch views, Ctrl+R puts the focus in the runs list, arrows move in
+    // it, F2 opens the run's details, typing names it and Enter saves.
+    QVERIFY(m_window);
+    QVERIFY(m_window->openProject(m_project));
+    m_window->show();
+    m_window->activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+    for (int tab : {2, 0, 3, 1}) {
+        QTest::keyClick(m_window.get(), static_cast<Qt::Key>(Qt::Key_1 + tab), Qt::ControlModifier);
+        QCOMPARE(m_window->tabs()->currentIndex(), tab);
+    }
+    QTest::keyClick(m_window.get(), Qt::Key_R, Qt::ControlModifier);
+    QTableView *runs = m_window->runsView();
+    QCOMPARE(QApplication::focusWidget(), runs);
+    QTest::keyClick(runs, Qt::Key_Home, Qt::ControlModifier);   // the top row (Home alone: the first column)
+    const qint64 first = m_window->selectedRun();
+    QVERIFY(first > 0);
+    QTest::keyClick(runs, Qt::Key_Down);
+    const qint64 second = m_window->selectedRun();
+    QVERIFY2(second > 0 && second != first, qPrintable(QStringLiteral("%1 then %2 of %3 rows, current row %4")
+                                                          .arg(first)
+                                                          .arg(second)
+                                                          .arg(runs->model()->rowCount())
+                                                          .arg(runs->currentIndex().row())));
+    bool sawDialog = false, nameHadFocus = false;
+    QTimer::singleShot(0, this, [&] {
+        auto *dialog = qobject_cast<QDialog *>(QApplication::activeModalWidget());
+        sawDialog = dialog && dialog->objectName() == QStringLiteral("runDetailsDialog");
+        if (!sawDialog)
+            return;
+        QTimer::singleShot(5000, dialog, &QDialog::reject);   // never hang the suite if Return does nothing
+        auto *name = dialog->findChild<QLineEdit *>(QStringLiteral("runName"));
+        nameHadFocus = dialog->focusWidget() == name;   // typing goes there first
+        QTest::keyClick(name, Qt::Key_A, Qt::ControlModifier);
+        QTest::keyClicks(name, QStringLiteral("from the keyboard"));
+        QTest::keyClick(name, Qt::Key_Return);
+    });
+    QTest::keyClick(runs, Qt::Key_F2);
+    QVERIFY(sawDialog);
+    QVERIFY(nameHadFocus);
+    QCOMPARE(m_window->session()->store()->run(second).name, std::string("from the keyboard"));
+    // Help ▸ Keyboard shortcuts lists the runs list's own keys too.
+    QStringList listed;
+    for (const auto &[action, key] : m_window->shortcuts())
+        listed << action + QLatin1Char('=') + key;
+    QVERIFY2(listed.join(QLatin1Char(' ')).contains(QStringLiteral("(runs list)=F2")), qPrintable(listed.join(QLatin1Char(' '))));
 }
 
 void TestUiWorkflow::everyViewFits800x600()

@@ -3,6 +3,7 @@
 #include "ui/qcustomplot_wrap.h"
 #include "ui/qt_convert.h"
 
+#include <QEvent>
 #include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -80,29 +81,10 @@ CurvesView::CurvesView(QWidget *parent) : QWidget(parent)
     for (QCPLegend *legend : {m_lossLegend, m_accLegend}) {
         legend->setLayer(QStringLiteral("legend"));
         legend->setFont(f);
-        legend->setBrush(QColor(255, 255, 255, 210));
         legend->setMargins(QMargins(4, 2, 4, 2));
     }
 
-    // Follow a dark palette: QCustomPlot draws black on white unless told otherwise.
-    if (palette().color(QPalette::Window).lightness() < 128) {
-        const QColor fg = palette().color(QPalette::WindowText), bg = palette().color(QPalette::Base);
-        m_plot->setBackground(bg);
-        for (QCPAxisRect *r : {m_lossRect, m_accRect})
-            for (QCPAxis *a : r->axes()) {
-                a->setBasePen(QPen(fg));
-                a->setTickPen(QPen(fg));
-                a->setSubTickPen(QPen(fg));
-                a->setTickLabelColor(fg);
-                a->setLabelColor(fg);
-                a->grid()->setPen(QPen(fg.darker(250), 0, Qt::DotLine));
-            }
-        for (QCPLegend *legend : {m_lossLegend, m_accLegend}) {
-            legend->setBrush(bg);
-            legend->setTextColor(fg);
-            legend->setBorderPen(QPen(fg));
-        }
-    }
+    followPalette();
 
     auto *bar = new QHBoxLayout;
     auto *hint = new QLabel(tr("Drag to pan, wheel to zoom. Solid: base classes, dashed: new classes, dotted: all classes."));
@@ -242,6 +224,38 @@ int CurvesView::pointCount(int64_t runId) const
 {
     auto it = m_runs.find(runId);
     return it == m_runs.end() ? 0 : it->loss->dataCount();
+}
+
+void CurvesView::changeEvent(QEvent *event)
+{
+    if (event->type() == QEvent::PaletteChange) {
+        followPalette();
+        m_plot->replot();
+    }
+    QWidget::changeEvent(event);
+}
+
+void CurvesView::followPalette()
+{
+    const QColor fg = palette().color(QPalette::WindowText), bg = palette().color(QPalette::Base);
+    const bool dark = bg.lightness() < 128;
+    m_plot->setBackground(bg);
+    for (QCPAxisRect *r : {m_lossRect, m_accRect})
+        for (QCPAxis *a : r->axes()) {
+            a->setBasePen(QPen(fg));
+            a->setTickPen(QPen(fg));
+            a->setSubTickPen(QPen(fg));
+            a->setTickLabelColor(fg);
+            a->setLabelColor(fg);
+            a->grid()->setPen(QPen(dark ? fg.darker(250) : QColor(0xc8, 0xc8, 0xc8), 0, Qt::DotLine));
+        }
+    QColor legendBrush = bg;
+    legendBrush.setAlpha(210);   // the curves stay visible under a legend drawn over them
+    for (QCPLegend *legend : {m_lossLegend, m_accLegend}) {
+        legend->setBrush(legendBrush);
+        legend->setTextColor(fg);
+        legend->setBorderPen(QPen(fg));
+    }
 }
 
 void CurvesView::resetZoom()

@@ -49,6 +49,9 @@ public Q_SLOTS:
     void exportDialog();
     void resetZoom();
 
+protected:
+    void changeEvent(QEvent *event) override;
+
 private:
     struct Series {
         QCPGraph *loss = nullptr, *base = nullptr, *novel = nullptr, *all = nullptr;
@@ -56,6 +59,8 @@ private:
         bool empty = true;         // nothing to draw
     };
     void flush();
+    // QCustomPlot paints with its own pens and brushes: give it the palette's colours.
+    void followPalette();
     QCPGraph *makeGraph(QCPAxisRect *rect, const QColor &colour, Qt::PenStyle style, const QString &name);
 
     QCustomPlot *m_plot;

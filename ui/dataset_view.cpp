@@ -3,8 +3,10 @@
 #include "ui/project_session.h"
 #include "ui/counts.h"
 #include "ui/qt_convert.h"
+#include "ui/theme.h"
 #include "ui/thumbnail_loader.h"
 
+#include <QApplication>
 #include <QComboBox>
 #include <QDir>
 #include <QFileInfo>
@@ -64,7 +66,7 @@ QVariant ImageGridModel::data(const QModelIndex &index, int role) const
         if (img.isNull()) {
             m_loader->request(it->path);
             QImage blank(m_loader->size(), QImage::Format_ARGB32_Premultiplied);
-            blank.fill(QColor(0xee, 0xee, 0xee));
+            blank.fill(QApplication::palette().color(QPalette::AlternateBase));
             return blank;
         }
         return img;
@@ -72,7 +74,7 @@ QVariant ImageGridModel::data(const QModelIndex &index, int role) const
     case Qt::ToolTipRole:
         return it->problem.isEmpty() ? it->path : it->path + QStringLiteral("\n⚠ ") + it->problem;
     case Qt::ForegroundRole:
-        return it->problem.isEmpty() ? QVariant() : QVariant(QColor(0xc6, 0x28, 0x28));
+        return it->problem.isEmpty() ? QVariant() : QVariant(toneColour(Tone::Bad));
     case PathRole:
         return it->path;
     case LabelRole:
@@ -280,7 +282,7 @@ void DatasetView::fillClassTable()
         count->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         auto *half = new QTableWidgetItem(i < baseCount ? tr("base") : tr("new"));
         half->setFlags(half->flags() & ~Qt::ItemIsEditable);
-        half->setForeground(i < baseCount ? QColor(0x15, 0x65, 0xc0) : QColor(0xd5, 0x5e, 0x00));
+        half->setForeground(toneColour(i < baseCount ? Tone::Base : Tone::New));
         m_classes->setItem(i, 0, name);
         m_classes->setItem(i, 1, count);
         m_classes->setItem(i, 2, half);
@@ -332,7 +334,7 @@ void DatasetView::showClass(int index)
     const QString what = index >= 0 ? m_names.value(index) : tr("all classes");
     QString text = QStringLiteral("<b>%1</b>: %2").arg(what.toHtmlEscaped(), count::images(items.size()));
     if (bad)
-        text += tr(" · <span style='color:#c62828'>%1 unreadable (⚠, hover for the reason)</span>").arg(bad);
+        text += QStringLiteral(" · ") + toneHtml(Tone::Bad, tr("%1 unreadable (⚠, hover for the reason)").arg(bad));
     if (m_markedRun)
         text += tr(" · run %1: ● %2 shots, %3 tested (✓ %4 right, ✗ wrong: predicted class shown)")
                     .arg(m_markedRun)

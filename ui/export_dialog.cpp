@@ -4,6 +4,7 @@
 #include "ui/jobs.h"
 #include "ui/counts.h"
 #include "ui/qt_convert.h"
+#include "ui/theme.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -166,7 +167,7 @@ void ExportDialog::startExport()
     if (out.isEmpty())
         return;
     if (QFileInfo::exists(out)) {
-        m_result->setText(tr("<span style='color:#c62828'>%1 already exists; choose another name.</span>").arg(out.toHtmlEscaped()));
+        m_result->setText(toneHtml(Tone::Bad, tr("%1 already exists; choose another name.").arg(out.toHtmlEscaped())));
         return;
     }
     QDir().mkpath(QFileInfo(out).absolutePath());
@@ -200,7 +201,7 @@ void ExportDialog::startExport()
             m_openFolder->show();
             Q_EMIT exported(qs(o.path));
         } else {
-            m_result->setText(QStringLiteral("<span style='color:#c62828'>%1</span>").arg((message.isEmpty() ? tr("cancelled") : message).toHtmlEscaped()));
+            m_result->setText(toneHtml(Tone::Bad, (message.isEmpty() ? tr("cancelled") : message).toHtmlEscaped()));
         }
     });
     startJob(job);

@@ -6,6 +6,7 @@
 #include "ui/project_session.h"
 #include "ui/qt_convert.h"
 #include "ui/scaled_picture.h"
+#include "ui/theme.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -346,13 +347,13 @@ void InspectorView::inspect(int64_t runId, int64_t evaluationId, int64_t positio
     std::string set;
     try {
         m_classes.clear();
-        for (const auto &e : store->evaluations(runId))
+        for (const auto &e : m_session->evaluations(runId))
             if (e.id == evaluationId) {
                 m_classes = e.classes;
                 set = e.set;
             }
         m_prediction = {};
-        for (const auto &p : store->predictions(evaluationId))
+        for (const auto &p : m_session->predictions(evaluationId))
             if (p.position == position)
                 m_prediction = p;
         m_selection = store->imageSelection(evaluationId, position);
@@ -369,7 +370,7 @@ void InspectorView::inspect(int64_t runId, int64_t evaluationId, int64_t positio
     const bool correct = !m_prediction.top.empty() && m_prediction.top.front() == m_prediction.label;
     m_title->setText(tr("<b>%1</b> · true class <b>%2</b> · predicted <b style='color:%3'>%4</b> · run %5 (%6)")
                          .arg(QFileInfo(path).fileName().toHtmlEscaped(), className(m_prediction.label).toHtmlEscaped(),
-                              correct ? QStringLiteral("#2e7d32") : QStringLiteral("#c62828"),
+                              toneColour(correct ? Tone::Good : Tone::Bad).name(),
                               m_prediction.top.empty() ? QStringLiteral("?") : className(m_prediction.top.front()).toHtmlEscaped())
                          .arg(runId)
                          .arg(run ? qs(facade::methodTitle(run->method)) : QString()));
@@ -379,10 +380,34 @@ void InspectorView::inspect(int64_t runId, int64_t evaluationId, int64_t positio
         m_top->insertRow(static_cast<int>(i));
         auto *name = new QTableWidgetItem(className(m_prediction.top[i]));
         if (m_prediction.top[i] == m_prediction.label)
-            name->setForeground(QColor(0x2e, 0x7d, 0x32));
+            name->setForeground(toneColour(Tone::Good));
         m_top->setItem(static_cast<int>(i), 0, name);
         const float p = i < m_prediction.topProb.size() ? m_prediction.topProb[i] : 0.f;
         m_top->setItem(static_cast<int>(i), 1, new QTableWidgetItem(percent(p)));
+    }
+    // Where the true class stands when it is not among the best few: how far off the model was.
+    const bool trueInTop = std::find(m_prediction.top.begin(), m_prediction.top.end(), m_prediction.label)
+                           != m_prediction.top.end();
+    if (!trueInTop && m_prediction.label >= 0) {
+        const int row = m_top->rowCount();
+        m_top->insertRow(row);
+        QTableWidgetItem *name = nullptr;
+        QTableWidgetItem *prob = nullptr;
+        if (m_prediction.trueRank) {
+            name = new QTableWidgetItem(tr("%1 (true class, rank %2 of %3)")
+                                            .arg(className(m_prediction.label))
+                                            .arg(*m_prediction.trueRank)
+                                            .arg(m_classes.size()));
+            prob = new QTableWidgetItem(percent(m_prediction.trueProb.value_or(0.f)));
+        } else {
+            name = new QTableWidgetItem(tr("%1 (true class, below the top %2)").arg(className(m_prediction.label)).arg(m_prediction.top.size()));
+            name->setToolTip(tr("This evaluation was recorded before SEP Studio kept the true class's rank; evaluate the run "
+                                "again to see it."));
+            prob = new QTableWidgetItem(QStringLiteral("–"));
+        }
+        name->setForeground(toneColour(Tone::Good));
+        m_top->setItem(row, 0, name);
+        m_top->setItem(row, 1, prob);
     }
     m_top->resizeColumnsToContents();
 
@@ -428,8 +453,8 @@ bool InspectorView::inspectPath(int64_t runId, const QString &path)
     if (!m_session || !m_session->store())
         return false;
     try {
-        for (const auto &e : m_session->store()->evaluations(runId))
-            for (const auto &p : m_session->store()->predictions(e.id)) {
+        for (const auto &e : m_session->evaluations(runId))
+            for (const auto &p : m_session->predictions(e.id)) {
                 const QString pp = qs(p.path);
                 if (pp == path || path.endsWith(QLatin1Char('/') + pp)) {
                     inspect(runId, e.id, p.position);
@@ -456,10 +481,10 @@ void InspectorView::fillComparison(const std::string &path, const std::string &s
         if (r.method != "zeroshot" && r.method != "coop" && r.method != "sep")
             continue;
         try {
-            for (const auto &e : m_session->store()->evaluations(r.id)) {
+            for (const auto &e : m_session->evaluations(r.id)) {
                 if (e.set != set)
                     continue;
-                for (const auto &p : m_session->store()->predictions(e.id)) {
+                for (const auto &p : m_session->predictions(e.id)) {
                     if (p.path != path || p.top.empty())
                         continue;
                     const int row = m_compare->rowCount();
@@ -467,7 +492,7 @@ void InspectorView::fillComparison(const std::string &path, const std::string &s
                     m_compare->setItem(row, 0, new QTableWidgetItem(QStringLiteral("%1 · %2 · seed %3").arg(r.id).arg(qs(facade::methodTitle(r.method))).arg(r.seed)));
                     const auto c = static_cast<size_t>(p.top.front());
                     auto *pred = new QTableWidgetItem(c < e.classes.size() ? qs(e.classes[c]) : QStringLiteral("?"));
-                    pred->setForeground(p.top.front() == p.label ? QColor(0x2e, 0x7d, 0x32) : QColor(0xc6, 0x28, 0x28));
+                    pred->setForeground(toneColour(p.top.front() == p.label ? Tone::Good : Tone::Bad));
                     m_compare->setItem(row, 1, pred);
                     m_compare->setItem(row, 2, new QTableWidgetItem(percent(p.topProb.empty() ? 0 : p.topProb.front())));
                 }

@@ -1,5 +1,7 @@
 #include "ui/log_dock.h"
 
+#include "ui/theme.h"
+
 #include <QDateTime>
 #include <QPlainTextEdit>
 
@@ -20,12 +22,11 @@ QString LogDock::text() const { return m_text->toPlainText(); }
 void LogDock::append(int level, const QString &message)
 {
     static const char *names[] = {"debug", "info", "warning", "error"};
-    static const char *colours[] = {"#888888", "", "#ef6c00", "#c62828"};
     const int l = std::clamp(level, 0, 3);
     const QString time = QDateTime::currentDateTime().toString(QStringLiteral("HH:mm:ss"));
     QString line = QStringLiteral("%1 %2: %3").arg(time, QLatin1String(names[l]), message.toHtmlEscaped());
-    if (*colours[l])
-        line = QStringLiteral("<span style='color:%1'>%2</span>").arg(QLatin1String(colours[l]), line);
+    if (l != 1)
+        line = toneHtml(l == 0 ? Tone::Muted : l == 2 ? Tone::Warning : Tone::Bad, line);
     m_text->appendHtml(line);
     if (l == 3)
         show();

@@ -11,12 +11,16 @@
 #include "ui/project_session.h"
 #include "ui/qt_convert.h"
 #include "ui/results_view.h"
+#include "ui/run_details_dialog.h"
 #include "ui/run_progress.h"
 #include "ui/runs_model.h"
+#include "ui/settings.h"
+#include "ui/theme.h"
 #include "ui/train_wizard.h"
 #include "ui/welcome_page.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QDir>
 #include <QTextBrowser>
 #include <QFile>
@@ -39,7 +43,6 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QPushButton>
-#include <QSettings>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -111,9 +114,8 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 
     resize(1320, 860);
     m_defaultState = saveState();
-    QSettings settings;
-    restoreGeometry(settings.value(QStringLiteral("mainWindow/geometry")).toByteArray());
-    m_projectState = settings.value(QStringLiteral("mainWindow/state")).toByteArray();
+    restoreGeometry(settings::windowGeometry());
+    m_projectState = settings::windowState();
     restoreState(m_projectState);
     updateActions();
 }
@@ -253,19 +255,57 @@ void MainWindow::buildActions()
         if (const projects::RunInfo *r = m_session->run(selectedRun()))
             QDesktopServices::openUrl(QUrl::fromLocalFile(qs(r->folder)));
     });
+    m_detailsAction = new QAction(tr("Run &details, name and notes…"), this);
+    m_detailsAction->setShortcut(QKeySequence(Qt::Key_F2));
+    m_detailsAction->setShortcutContext(Qt::WidgetShortcut);
+    connect(m_detailsAction, &QAction::triggered, this, [this] { runDetailsDialog(selectedRun()); });
     m_deleteRunAction = new QAction(tr("&Delete run…"), this);
     m_deleteRunAction->setShortcut(QKeySequence::Delete);
     m_deleteRunAction->setShortcutContext(Qt::WidgetShortcut);
     connect(m_deleteRunAction, &QAction::triggered, this, [this] { deleteRun(selectedRun()); });
-    for (QAction *a : {m_trainAgainAction, m_openFolderAction, m_deleteRunAction})
+    for (QAction *a : {m_detailsAction, m_trainAgainAction, m_openFolderAction, m_deleteRunAction})
         m_runsView->addAction(a);
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
+    // Keyboard-only use: every view and the runs list one shortcut away.
+    for (int i = 0; i < m_tabs->count(); ++i) {
+        QAction *go = view->addAction(m_tabs->tabIcon(i), tr("Go to %1").arg(m_tabs->tabText(i)), this, [this, i] {
+            if (m_session->isOpen())
+                m_tabs->setCurrentIndex(i);
+        });
+        go->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    QAction *goRuns = view->addAction(tr("Go to the runs list"), this, [this] {
+        if (!m_session->isOpen())
+            return;
+        m_runsDock->show();
+        m_runsDock->raise();
+        m_runsView->setFocus(Qt::ShortcutFocusReason);
+        if (!m_runsView->currentIndex().isValid() && m_runsSorted->rowCount() > 0)
+            m_runsView->setCurrentIndex(m_runsSorted->index(0, 0));
+    });
+    goRuns->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    view->addSeparator();
     view->addAction(m_runsDock->toggleViewAction());
     view->addAction(m_progressDock->toggleViewAction());
     view->addAction(m_log->toggleViewAction());
     view->addSeparator();
     view->addAction(tr("Restore default layout"), this, [this] { restoreState(m_defaultState); });
+    QMenu *theme = view->addMenu(tr("&Theme"));
+    theme->setObjectName(QStringLiteral("themeMenu"));
+    auto *themes = new QActionGroup(this);
+    for (const auto &[value, title] : {std::pair{settings::Theme::System, tr("&System")},
+                                       {settings::Theme::Light, tr("&Light")},
+                                       {settings::Theme::Dark, tr("&Dark")}}) {
+        QAction *a = theme->addAction(title);
+        a->setCheckable(true);
+        a->setChecked(settings::theme() == value);
+        themes->addAction(a);
+        connect(a, &QAction::triggered, this, [value = value] {
+            settings::setTheme(value);
+            applyTheme(value);
+        });
+    }
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
     QAction *guide = help->addAction(tr("&User guide"), this, &MainWindow::showUserGuide);
@@ -302,7 +342,7 @@ void MainWindow::buildActions()
 void MainWindow::updateRecentMenu()
 {
     m_recentMenu->clear();
-    for (const QString &p : ProjectSession::recentProjects())
+    for (const QString &p : settings::recentProjects())
         m_recentMenu->addAction(p, this, [this, p] { openProject(p); });
     if (m_recentMenu->isEmpty())
         m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
@@ -334,6 +374,7 @@ void MainWindow::updateActions()
     m_resumeButton->setEnabled(open && !m_train && resumable);
     m_trainAgainAction->setEnabled(open && !m_train && info);
     m_openFolderAction->setEnabled(info != nullptr);
+    m_detailsAction->setEnabled(info != nullptr);
     m_deleteRunAction->setEnabled(info && !(m_train && run == m_liveRun));
 }
 
@@ -365,6 +406,11 @@ std::vector<std::pair<QString, QString>> MainWindow::shortcuts() const
             for (QAction *a : menu->menu()->actions())
                 if (!a->shortcut().isEmpty())
                     out.emplace_back(a->text().remove(QLatin1Char('&')), a->shortcut().toString(QKeySequence::NativeText));
+    // And the runs list's own (its context menu).
+    for (QAction *a : m_runsView->actions())
+        if (!a->shortcut().isEmpty() && a->shortcutContext() == Qt::WidgetShortcut)
+            out.emplace_back(tr("%1 (runs list)").arg(a->text().remove(QLatin1Char('&'))),
+                             a->shortcut().toString(QKeySequence::NativeText));
     return out;
 }
 
@@ -542,8 +588,8 @@ void MainWindow::markRunInDataset(qint64 runId)
         for (const auto &p : store->trainingImagePaths(runId))
             shots.insert(QDir::cleanPath(qs(p)));
         const QDir data(qs(r->spec.is_object() ? r->spec.value("data", std::string()) : std::string()));
-        for (const auto &e : store->evaluations(runId))
-            for (const auto &p : store->predictions(e.id)) {
+        for (const auto &e : m_session->evaluations(runId))
+            for (const auto &p : m_session->predictions(e.id)) {
                 if (p.top.empty())
                     continue;
                 const auto name = [&](int64_t i) {
@@ -555,6 +601,28 @@ void MainWindow::markRunInDataset(qint64 runId)
         m_log->warning(qs(e.what()));
     }
     m_dataset->setRunMarks(runId, shots, tested);
+}
+
+void MainWindow::runDetailsDialog(qint64 runId)
+{
+    const projects::RunInfo *r = m_session->run(runId);
+    if (!r || !m_session->store())
+        return;
+    std::vector<projects::RecordLine> record;
+    try {
+        record = m_session->store()->reproducibilityRecord(runId);
+    } catch (const std::exception &e) {
+        showProblem(tr("Run %1's record cannot be read: %2").arg(runId).arg(qs(e.what())));
+        return;
+    }
+    RunDetailsDialog dialog(*r, record, this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    if (dialog.name() == qs(r->name) && dialog.notes() == qs(r->notes))
+        return;
+    QString error;
+    if (!m_session->describeRun(runId, dialog.name(), dialog.notes(), &error))
+        showProblem(error);
 }
 
 void MainWindow::deleteRun(qint64 runId)
@@ -753,9 +821,8 @@ void MainWindow::closeEvent(QCloseEvent *event)
         }
         m_train->cancel();
     }
-    QSettings settings;
-    settings.setValue(QStringLiteral("mainWindow/geometry"), saveGeometry());
-    settings.setValue(QStringLiteral("mainWindow/state"), m_session->isOpen() ? saveState() : m_projectState);
+    settings::setWindowGeometry(saveGeometry());
+    settings::setWindowState(m_session->isOpen() ? saveState() : m_projectState);
     QMainWindow::closeEvent(event);
 }
 

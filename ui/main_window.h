@@ -82,6 +82,8 @@ public Q_SLOTS:
     void trainDialog(qint64 settingsOfRun = 0);
     // Deletes a run after asking (when interactive); refused while it trains.
     void deleteRun(qint64 runId);
+    // A run's name and notes (edited here) and its reproducibility record (RunDetailsDialog).
+    void runDetailsDialog(qint64 runId);
     void showUserGuide();   // docs/USER_GUIDE.md, embedded
     void markRunInDataset(qint64 runId);   // the run's shots and tested images in the Dataset tab
     void exportDialog();
@@ -122,7 +124,7 @@ private:
     RunsModel *m_runsModel;
     QTableView *m_runsView;
     QSortFilterProxyModel *m_runsSorted;
-    QAction *m_trainAgainAction, *m_openFolderAction, *m_deleteRunAction;
+    QAction *m_trainAgainAction, *m_openFolderAction, *m_deleteRunAction, *m_detailsAction;
     quint64 m_datasetRequest = 0;
     std::unique_ptr<RunProgress> m_runProgress;   // the live run's overall progress
     QElapsedTimer m_runClock;   // counts dataset loads; a scan is shown only if it is the latest

@@ -3,6 +3,7 @@
 #include "ui/jobs.h"
 #include "ui/counts.h"
 #include "ui/qt_convert.h"
+#include "ui/theme.h"
 #include "ui/wizard_page.h"
 #include "engine/core/data_paths.h"
 
@@ -23,7 +24,6 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
-#include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableWidget>
@@ -33,51 +33,11 @@ namespace sep::ui {
 
 namespace {
 
-QString settingsKey(const QString &projectPath)
-{
-    QString key = QFileInfo(projectPath).absoluteFilePath();
-    key.replace(QLatin1Char('/'), QLatin1Char('|'));
-    return QStringLiteral("projectDefaults/") + key;
-}
-
-// Where the last project was created (QSettings), offered first next time.
-const QString kLastLocationKey = QStringLiteral("newProject/location");
-
-QString errorHtml(const QString &text) { return QStringLiteral("<span style='color:#c62828'>%1</span>").arg(text.toHtmlEscaped()); }
+QString errorHtml(const QString &text) { return toneHtml(Tone::Bad, text.toHtmlEscaped()); }
 
 CheckedPage *currentChecked(QWizard *w) { return static_cast<CheckedPage *>(w->currentPage()); }
 
 } // namespace
-
-ProjectDefaults ProjectDefaults::load(const QString &projectPath)
-{
-    QSettings s;
-    s.beginGroup(settingsKey(projectPath));
-    ProjectDefaults d;
-    d.weights = s.value(QStringLiteral("weights")).toString();
-    d.vocab = s.value(QStringLiteral("vocab")).toString();
-    d.data = s.value(QStringLiteral("data")).toString();
-    d.shots = s.value(QStringLiteral("shots"), 16).toInt();
-    d.seed = s.value(QStringLiteral("seed"), 1).toInt();
-    d.baseToNew = s.value(QStringLiteral("baseToNew"), true).toBool();
-    d.method = s.value(QStringLiteral("method"), d.method).toString();
-    d.preset = s.value(QStringLiteral("preset")).toString();
-    return d;
-}
-
-void ProjectDefaults::save(const QString &projectPath) const
-{
-    QSettings s;
-    s.beginGroup(settingsKey(projectPath));
-    s.setValue(QStringLiteral("weights"), weights);
-    s.setValue(QStringLiteral("vocab"), vocab);
-    s.setValue(QStringLiteral("data"), data);
-    s.setValue(QStringLiteral("shots"), shots);
-    s.setValue(QStringLiteral("seed"), seed);
-    s.setValue(QStringLiteral("baseToNew"), baseToNew);
-    s.setValue(QStringLiteral("method"), method);
-    s.setValue(QStringLiteral("preset"), preset);
-}
 
 NewProjectWizard::NewProjectWizard(QWidget *parent) : QWizard(parent)
 {
@@ -96,7 +56,7 @@ NewProjectWizard::NewProjectWizard(QWidget *parent) : QWizard(parent)
 QString NewProjectWizard::defaultLocation()
 {
     // Where the last project went, else Documents, else home: always a folder that exists.
-    const QString last = QSettings().value(kLastLocationKey).toString();
+    const QString last = settings::lastProjectLocation();
     for (const QString &candidate : {last, QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation)})
         if (!candidate.isEmpty() && QFileInfo(candidate).isDir())
             return candidate;
@@ -390,9 +350,9 @@ void NewProjectWizard::scanFolder()
                                     .arg(*std::min_element(counts.begin(), counts.end()))
                                     .arg(*std::max_element(counts.begin(), counts.end()))
                                     .arg(m_folder.hasSplits() ? tr(", with train/val/test splits") : QString())
-                                    .arg(!clean ? tr(" · <span style='color:#c62828'>%1 not usable, %2 of them unreadable images — listed below</span>")
+                                    .arg(!clean ? QStringLiteral(" · ") + toneHtml(Tone::Bad, tr("%1 not usable, %2 of them unreadable images — listed below")
                                                                  .arg(count::files(m_issues->count()))
-                                                                 .arg(unreadable)
+                                                                 .arg(unreadable))
                                                            : QString()));
             if (m_folder.numClasses() < 2) {
                 m_folderOk = false;
@@ -562,7 +522,7 @@ void NewProjectWizard::createProject()
                 summary += QStringLiteral("\n  %1: %2").arg(qs(u.path), qs(u.reason));
         }
         defaults().save(path);
-        QSettings().setValue(kLastLocationKey, m_location->text().trimmed());
+        settings::setLastProjectLocation(m_location->text().trimmed());
         m_created = true;
         Q_EMIT projectCreated(path, summary);
         accept();

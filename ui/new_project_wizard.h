@@ -8,6 +8,7 @@
 
 #include "engine/data/image_folder.h"
 #include "ui/engine_facade.h"
+#include "ui/settings.h"
 
 #include <QWizard>
 
@@ -22,19 +23,6 @@ class QTableWidget;
 class QListWidget;
 
 namespace sep::ui {
-
-// Per-project choices the store has no place for (the model and protocol defaults for new runs),
-// kept per user in QSettings under the project's path.
-struct ProjectDefaults {
-    QString weights, vocab, data;
-    int shots = 16;
-    int seed = 1;
-    bool baseToNew = true;
-    QString method = QStringLiteral("sep");
-    QString preset;                   // the recipe's name, "" for the method's first
-    static ProjectDefaults load(const QString &projectPath);
-    void save(const QString &projectPath) const;
-};
 
 class NewProjectWizard : public QWizard {
     Q_OBJECT

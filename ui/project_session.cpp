@@ -2,9 +2,9 @@
 
 #include "engine/core/error.h"
 #include "ui/qt_convert.h"
+#include "ui/settings.h"
 
 #include <QFileInfo>
-#include <QSettings>
 
 namespace sep::ui {
 
@@ -21,7 +21,7 @@ bool ProjectSession::open(const QString &path, QString *error)
         close();
         m_store = std::move(store);
         m_path = qs(m_store->path());
-        addRecentProject(m_path);
+        settings::addRecentProject(m_path);
         refresh();
         Q_EMIT opened();
         return true;
@@ -40,6 +40,8 @@ void ProjectSession::close()
     m_path.clear();
     m_runs.clear();
     m_datasets.clear();
+    m_evaluations.clear();
+    m_predictions.clear();
     Q_EMIT closed();
 }
 
@@ -66,6 +68,8 @@ void ProjectSession::refresh()
 {
     if (!m_store)
         return;
+    m_evaluations.clear();
+    m_predictions.clear();
     try {
         m_runs = m_store->runs();
         m_datasets = m_store->datasets();
@@ -75,56 +79,85 @@ void ProjectSession::refresh()
     Q_EMIT changed();
 }
 
-bool ProjectSession::setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names,
-                                   QString *error)
+bool ProjectSession::writeOnce(const char *purpose, const std::function<void(projects::ProjectStore &)> &write,
+                              AfterWrite after, const QString &failure, QString *error)
 {
     try {
         if (!m_store)
             throw Error("no project is open");
         projects::OpenOptions o;
-        o.purpose = "SEP Studio (class names)";
-        projects::ProjectStore::open(m_store->path(), o).setClassNames(datasetId, names);
-        return true;
+        o.purpose = purpose;
+        auto store = projects::ProjectStore::open(m_store->path(), o);
+        write(store);
     } catch (const std::exception &e) {
         if (error)
-            *error = tr("Class names are unchanged: %1").arg(qs(e.what()));
+            *error = failure + QStringLiteral(": ") + qs(e.what());
         return false;
     }
+    if (after == AfterWrite::Refresh)
+        refresh();
+    return true;
+}
+
+bool ProjectSession::setClassNames(int64_t datasetId, const std::map<std::string, std::optional<std::string>> &names,
+                                   QString *error)
+{
+    return writeOnce(
+        "SEP Studio (class names)", [&](projects::ProjectStore &store) { store.setClassNames(datasetId, names); }, AfterWrite::Keep,
+        tr("Class names are unchanged"), error);
 }
 
 bool ProjectSession::removeRun(int64_t runId, QString *error)
 {
-    try {
-        if (!m_store)
-            throw Error("no project is open");
-        projects::OpenOptions o;
-        o.purpose = "SEP Studio (delete a run)";
-        projects::ProjectStore::open(m_store->path(), o).removeRun(runId);
-        refresh();
-        return true;
-    } catch (const std::exception &e) {
-        if (error)
-            *error = tr("Run %1 was not deleted: %2").arg(runId).arg(qs(e.what()));
-        return false;
-    }
+    return writeOnce(
+        "SEP Studio (delete a run)", [&](projects::ProjectStore &store) { store.removeRun(runId); }, AfterWrite::Refresh,
+        tr("Run %1 was not deleted").arg(runId), error);
 }
 
-QStringList ProjectSession::recentProjects()
+bool ProjectSession::describeRun(int64_t runId, const QString &name, const QString &notes, QString *error)
 {
-    QSettings settings;
-    return settings.value(QStringLiteral("recentProjects")).toStringList();
+    return writeOnce(
+        "SEP Studio (run name and notes)",
+        [&](projects::ProjectStore &store) {
+            // Both checked before either is written, so a refused note leaves the name alone too.
+            const auto before = store.run(runId);
+            store.setRunName(runId, ss(name));
+            try {
+                store.setRunNotes(runId, ss(notes));
+            } catch (...) {
+                store.setRunName(runId, before.name);
+                throw;
+            }
+        },
+        AfterWrite::Refresh, tr("Run %1 is unchanged").arg(runId), error);
 }
 
-void ProjectSession::addRecentProject(const QString &path)
+namespace {
+
+// The value kept for `key`, read by `read` the first time it is asked for.
+template <class Cache, class Read>
+const typename Cache::mapped_type &cached(Cache &cache, int64_t key, Read read)
 {
-    QSettings settings;
-    QStringList list = settings.value(QStringLiteral("recentProjects")).toStringList();
-    const QString absolute = QFileInfo(path).absoluteFilePath();
-    list.removeAll(absolute);
-    list.prepend(absolute);
-    while (list.size() > 10)
-        list.removeLast();
-    settings.setValue(QStringLiteral("recentProjects"), list);
+    auto it = cache.find(key);
+    if (it == cache.end())
+        it = cache.emplace(key, read(key)).first;
+    return it->second;
+}
+
+} // namespace
+
+const std::vector<projects::StoredEvaluation> &ProjectSession::evaluations(int64_t runId)
+{
+    if (!m_store)
+        throw Error("no project is open");
+    return cached(m_evaluations, runId, [this](int64_t id) { return m_store->evaluations(id); });
+}
+
+const std::vector<projects::StoredPrediction> &ProjectSession::predictions(int64_t evaluationId)
+{
+    if (!m_store)
+        throw Error("no project is open");
+    return cached(m_predictions, evaluationId, [this](int64_t id) { return m_store->predictions(id); });
 }
 
 } // namespace sep::ui

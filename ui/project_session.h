@@ -15,6 +15,7 @@
 #include <QObject>
 #include <QString>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -51,10 +52,15 @@ public:
     // Deletes a run: its records and its folder (ProjectStore::removeRun; refused while its process
     // runs). False with the reason, and nothing changed, when it cannot be done now.
     bool removeRun(int64_t runId, QString *error);
+    // Gives a run a name (one line; "" takes it back) and notes (ProjectStore::setRunName, setRunNotes),
+    // both or neither. False with the reason, and nothing changed, when it cannot be done now.
+    bool describeRun(int64_t runId, const QString &name, const QString &notes, QString *error);
 
-    // QSettings "recentProjects", newest first (at most 10).
-    static QStringList recentProjects();
-    static void addRecentProject(const QString &path);
+    // A run's evaluations and an evaluation's predictions, read once and shared by the views that
+    // show them (Results, the Dataset tab's marks, the Inspector) until the project changes.
+    // sep::Error when the store cannot read them.
+    const std::vector<projects::StoredEvaluation> &evaluations(int64_t runId);
+    const std::vector<projects::StoredPrediction> &predictions(int64_t evaluationId);
 
 Q_SIGNALS:
     void opened();
@@ -62,10 +68,18 @@ Q_SIGNALS:
     void changed();
 
 private:
+    // Opens the project for one write (`purpose` is shown to a second writer) and runs `write`;
+    // then refreshes when the runs changed. False with "<failure>: <reason>" in *error when it fails.
+    enum class AfterWrite { Refresh, Keep };
+    bool writeOnce(const char *purpose, const std::function<void(projects::ProjectStore &)> &write, AfterWrite after,
+                   const QString &failure, QString *error);
+
     std::unique_ptr<projects::ProjectStore> m_store;
     QString m_path;
     std::vector<projects::RunInfo> m_runs;
     std::vector<projects::DatasetInfo> m_datasets;
+    std::map<int64_t, std::vector<projects::StoredEvaluation>> m_evaluations;   // by run
+    std::map<int64_t, std::vector<projects::StoredPrediction>> m_predictions;   // by evaluation
 };
 
 } // namespace sep::ui

@@ -249,7 +249,7 @@ void ResultsView::showRun(int64_t runId)
         if (m_runBox->itemData(i).toLongLong() == runId)
             m_runBox->setCurrentIndex(i);
     try {
-        m_evaluations = m_session->store()->evaluations(runId);
+        m_evaluations = m_session->evaluations(runId);
     } catch (const std::exception &e) {
         m_evaluations.clear();
         m_headline->setText(qs(e.what()));
@@ -282,7 +282,7 @@ void ResultsView::showEvaluation(int index)
                             .arg(count::images(e.total))
                             .arg(e.failures.empty() ? QString() : tr(", %1 unreadable").arg(e.failures.size())));
     try {
-        m_predictions = m_session->store()->predictions(e.id);
+        m_predictions = m_session->predictions(e.id);
     } catch (const std::exception &ex) {
         m_predictions.clear();
         m_galleryTitle->setText(qs(ex.what()));

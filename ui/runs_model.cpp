@@ -3,6 +3,7 @@
 #include "ui/counts.h"
 #include "ui/engine_facade.h"
 #include "ui/qt_convert.h"
+#include "ui/theme.h"
 
 #include <QBrush>
 #include <QColor>
@@ -65,12 +66,12 @@ QVariant accuracyCell(const projects::RunInfo &r, const std::string &set)
 QColor statusColor(const std::string &status)
 {
     if (status == "finished")
-        return QColor(0x2e, 0x7d, 0x32);
+        return toneColour(Tone::Good);
     if (status == "failed" || status == "interrupted")
-        return QColor(0xc6, 0x28, 0x28);
+        return toneColour(Tone::Bad);
     if (status == "cancelled")
-        return QColor(0xef, 0x6c, 0x00);
-    return QColor(0x15, 0x65, 0xc0);
+        return toneColour(Tone::Warning);
+    return toneColour(Tone::Base);
 }
 
 } // namespace
@@ -85,21 +86,23 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
         return QVariant::fromValue<qint64>(r->id);
     // A finished run with no accuracy at all had no test image: said where its numbers would be.
     const bool unevaluated = status == "finished" && r->accuracy.empty();
-    if (role == Qt::ToolTipRole && unevaluated)
-        return tr("Run %1 finished without any evaluation: every image of its classes was a training shot. Train with "
-                  "fewer shots, or on a folder with more images per class (or train/ and test/ sub-folders).")
-            .arg(r->id);
     if (role == Qt::ToolTipRole) {
-        if (!r->message.empty())
-            return qs(r->message);
-        return QStringLiteral("Run %1 · %2 · folder %3").arg(r->id).arg(qs(status), qs(r->folder));
+        QString tip = unevaluated ? tr("Run %1 finished without any evaluation: every image of its classes was a training "
+                                       "shot. Train with fewer shots, or on a folder with more images per class (or "
+                                       "train/ and test/ sub-folders).")
+                                        .arg(r->id)
+                      : r->message.empty() ? tr("Run %1 · %2 · folder %3").arg(r->id).arg(qs(status), qs(r->folder))
+                                           : qs(r->message);
+        if (!r->notes.empty())
+            tip += QStringLiteral("\n\n") + qs(r->notes);
+        return tip;
     }
     if (role == Qt::ForegroundRole && index.column() == Status)
         return QBrush(statusColor(status));
     if (role == Qt::ForegroundRole && index.column() == Base && unevaluated)
         return QBrush(statusColor("cancelled"));
-    if (role == Qt::TextAlignmentRole && index.column() != Method && index.column() != Status && index.column() != Created
-        && index.column() != Duration)
+    if (role == Qt::TextAlignmentRole && index.column() != Name && index.column() != Method && index.column() != Status
+        && index.column() != Created && index.column() != Duration)
         return int(Qt::AlignRight | Qt::AlignVCenter);
     if (role != Qt::DisplayRole && role != SortRole)
         return {};
@@ -107,6 +110,9 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     switch (index.column()) {
     case Id:
         return role == SortRole ? QVariant::fromValue<qint64>(r->id) : QVariant(QString::number(r->id));
+    case Name:
+        // A note without a name still shows that the run has notes.
+        return qs(r->name) + (r->notes.empty() ? QString() : QStringLiteral(" ✎"));
     case Method:
         return qs(facade::methodTitle(r->method));
     case Shots:
@@ -153,8 +159,9 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *names[] = {"Run", "Method", "Shots", "Seed", "Status", "Epochs", "Base (or all)", "New", "HM", "Duration", "Created"};
-    return QString::fromLatin1(names[section]);
+    const QString names[] = {tr("Run"),    tr("Name"),          tr("Method"), tr("Shots"), tr("Seed"),     tr("Status"),
+                             tr("Epochs"), tr("Base (or all)"), tr("New"),    tr("HM"),    tr("Duration"), tr("Created")};
+    return names[section];
 }
 
 QString formatStat(const train::MeanStd &s)
@@ -359,8 +366,8 @@ QString RunSummaryModel::verdict() const
     }
     if (sentences.isEmpty())
         return {};
-    return QStringLiteral("<span style='color:#b35900'>⚠ %1</span> %2")
-        .arg(sentences.join(QLatin1Char(' ')).toHtmlEscaped(),
+    return QStringLiteral("%1 %2")
+        .arg(toneHtml(Tone::Warning, QStringLiteral("⚠ ") + sentences.join(QLatin1Char(' ')).toHtmlEscaped()),
              tr("With few seeds or small test sets, differences of a few points may be noise: compare the ± over seeds."));
 }
 

@@ -15,7 +15,7 @@ namespace sep::ui {
 class RunsModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Id, Method, Shots, Seed, Status, Epochs, Base, New, HarmonicMean, Duration, Created, ColumnCount };
+    enum Column { Id, Name, Method, Shots, Seed, Status, Epochs, Base, New, HarmonicMean, Duration, Created, ColumnCount };
     enum Role { RunIdRole = Qt::UserRole + 1, SortRole };
 
     explicit RunsModel(QObject *parent = nullptr);

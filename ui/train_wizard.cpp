@@ -4,6 +4,7 @@
 #include "ui/option_editor.h"
 #include "ui/counts.h"
 #include "ui/qt_convert.h"
+#include "ui/theme.h"
 #include "ui/wizard_page.h"
 #include "engine/core/data_paths.h"
 
@@ -146,7 +147,7 @@ void TrainWizard::buildMethodPage()
         if (m_dataset->count() == 0)
             what << tr("the project has no images yet (File ▸ New project imports a folder)");
         missing->setText(what.isEmpty() ? QString()
-                                        : QStringLiteral("<span style='color:#c62828'>%1</span>").arg(tr("To go on: %1.").arg(what.join(QLatin1String("; ")))));
+                                        : toneHtml(Tone::Bad, tr("To go on: %1.").arg(what.join(QLatin1String("; ")))));
     };
     showMissing();
     connect(m_weights, &QLineEdit::textChanged, this, showMissing);
@@ -336,7 +337,7 @@ void TrainWizard::updateReview()
     try {
         s = facade::checkSpec(spec());
     } catch (const std::exception &e) {
-        m_review->setText(QStringLiteral("<span style='color:#c62828'>%1</span>").arg(qs(e.what()).toHtmlEscaped()));
+        m_review->setText(toneHtml(Tone::Bad, qs(e.what()).toHtmlEscaped()));
         m_estimate->clear();
         return;
     }
@@ -361,13 +362,13 @@ void TrainWizard::updateReview()
     try {
         const auto warnings = facade::planWarnings(s);
         if (!warnings.empty()) {
-            html += QStringLiteral("<span style='color:#ef6c00'><b>%1</b><ul>").arg(tr("Before you start:").toHtmlEscaped());
+            QString list = QStringLiteral("<b>%1</b><ul>").arg(tr("Before you start:").toHtmlEscaped());
             for (const auto &w : warnings)
-                html += QStringLiteral("<li>%1</li>").arg(qs(w).toHtmlEscaped());
-            html += QStringLiteral("</ul></span>");
+                list += QStringLiteral("<li>%1</li>").arg(qs(w).toHtmlEscaped());
+            html += toneHtml(Tone::Warning, list + QStringLiteral("</ul>"));
         }
     } catch (const std::exception &e) {
-        html += QStringLiteral("<span style='color:#c62828'>%1</span>").arg(qs(e.what()).toHtmlEscaped());
+        html += toneHtml(Tone::Bad, qs(e.what()).toHtmlEscaped());
     }
     m_review->setText(html);
 
@@ -395,9 +396,11 @@ void TrainWizard::updateReview()
         if (status == Job::Succeeded) {
             m_model = job->summary;
             m_modelKnown = true;
+            m_modelFailed = false;
             showEstimate();
         } else {
-            m_estimate->setText(QStringLiteral("<span style='color:#c62828'>%1</span>").arg(message.toHtmlEscaped()));
+            m_modelFailed = true;
+            m_estimate->setText(toneHtml(Tone::Bad, message.toHtmlEscaped()));
         }
     });
     startJob(job);
@@ -411,10 +414,10 @@ bool TrainWizard::validateCurrentPage()
         try {
             facade::checkSpec(spec());
         } catch (const std::exception &e) {
-            m_review->setText(QStringLiteral("<span style='color:#c62828'>%1</span>").arg(qs(e.what()).toHtmlEscaped()));
+            m_review->setText(toneHtml(Tone::Bad, qs(e.what()).toHtmlEscaped()));
             return false;
         }
-        if (m_estimate->text().contains(QLatin1String("#c62828")))
+        if (m_modelFailed)
             return false;   // the model does not load: say so here rather than in a failed run
     }
     return QWizard::validateCurrentPage();

@@ -67,6 +67,7 @@ private:
     QString m_editorsMethod;
     facade::ModelSummary m_model;
     bool m_modelKnown = false;
+    bool m_modelFailed = false;   // the weights chosen last did not load
 };
 
 } // namespace sep::ui

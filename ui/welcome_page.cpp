@@ -1,6 +1,8 @@
 #include "ui/welcome_page.h"
 
 #include "ui/project_session.h"
+#include "ui/settings.h"
+#include "ui/theme.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -103,7 +105,7 @@ QString WelcomePage::demoProjectPath()
 void WelcomePage::refresh()
 {
     m_recent->clear();
-    for (const QString &p : ProjectSession::recentProjects()) {
+    for (const QString &p : settings::recentProjects()) {
         const QFileInfo info(p);
         auto *item = new QListWidgetItem(QIcon(QStringLiteral(":/icons/project.svg")),
                                          info.completeBaseName() + QStringLiteral("\n") + info.absolutePath());
@@ -111,7 +113,7 @@ void WelcomePage::refresh()
         item->setToolTip(p);
         if (!info.exists()) {
             item->setText(item->text() + tr("  (missing)"));
-            item->setForeground(QColor(0x99, 0x99, 0x99));
+            item->setForeground(toneColour(Tone::Muted));
         }
         m_recent->addItem(item);
     }

@@ -2,11 +2,13 @@
 // the main window, and a few options for scripted use (open a project, take a screenshot, benchmark
 // the UI thread).
 #include "engine/core/runtime.h"
+#include "engine/core/version.h"
 #include "ui/bench.h"
 #include "ui/inspector_view.h"
 #include "ui/project_session.h"
 #include "ui/jobs.h"
 #include "ui/main_window.h"
+#include "ui/theme.h"
 #include "ui/translations.h"
 
 #include <QApplication>
@@ -25,11 +27,12 @@ int main(int argc, char **argv)
     QApplication::setApplicationName(QStringLiteral("SEP Studio"));
     QApplication::setOrganizationName(QStringLiteral("SEP Studio"));
     QApplication::setOrganizationDomain(QStringLiteral("sep-studio.org"));
-    QApplication::setApplicationVersion(QStringLiteral(SEP_VERSION));
+    QApplication::setApplicationVersion(QString::fromStdString(sep::programVersion()));
     QApplication::setDesktopFileName(QStringLiteral("sep-studio"));
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/sep-studio.svg")));
     // Fusion follows the platform's light or dark palette and looks the same everywhere.
     QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+    sep::ui::applyTheme(sep::ui::settings::theme());
     sep::ui::installTranslations();
 
     QCommandLineParser parser;
@@ -44,7 +47,7 @@ int main(int argc, char **argv)
     QCommandLineOption screenshot(QStringLiteral("screenshot"), QStringLiteral("Save a picture of the window to FILE after a moment, then quit"), QStringLiteral("file"));
     QCommandLineOption tab(QStringLiteral("tab"), QStringLiteral("With --screenshot: the tab to show (0 dataset, 1 curves, 2 results, 3 inspector)"), QStringLiteral("n"));
     QCommandLineOption delay(QStringLiteral("delay"), QStringLiteral("With --screenshot: milliseconds to wait (default 2000)"), QStringLiteral("ms"), QStringLiteral("2000"));
-    QCommandLineOption dialog(QStringLiteral("dialog"), QStringLiteral("With --screenshot: open a dialog first (new, train, export)"), QStringLiteral("name"));
+    QCommandLineOption dialog(QStringLiteral("dialog"), QStringLiteral("With --screenshot: open a dialog first (new, train, export, details)"), QStringLiteral("name"));
     dialog.setFlags(QCommandLineOption::HiddenFromHelp);
     QCommandLineOption dialogPage(QStringLiteral("dialog-page"), QStringLiteral("With --dialog: go this many pages on in a wizard"), QStringLiteral("n"));
     dialogPage.setFlags(QCommandLineOption::HiddenFromHelp);
@@ -54,9 +57,16 @@ int main(int argc, char **argv)
     inspect.setFlags(QCommandLineOption::HiddenFromHelp);
     QCommandLineOption then(QStringLiteral("then"), QStringLiteral("Open this project after the first (scripted screenshots)"), QStringLiteral("project"));
     then.setFlags(QCommandLineOption::HiddenFromHelp);
-    parser.addOptions({bench, benchSeconds, weights, vocab, screenshot, tab, delay, dialog, dialogPage, size, then, inspect});
+    QCommandLineOption theme(QStringLiteral("theme"), QStringLiteral("Colours for this session only: system, light or dark"), QStringLiteral("name"));
+    parser.addOptions({theme, bench, benchSeconds, weights, vocab, screenshot, tab, delay, dialog, dialogPage, size, then, inspect});
     parser.process(app);
 
+    if (parser.isSet(theme)) {
+        const QString name = parser.value(theme);
+        sep::ui::applyTheme(name == QLatin1String("dark")    ? sep::ui::settings::Theme::Dark
+                            : name == QLatin1String("light") ? sep::ui::settings::Theme::Light
+                                                             : sep::ui::settings::Theme::System);
+    }
     sep::ui::MainWindow window;
     if (parser.isSet(size)) {
         const QStringList wh = parser.value(size).split(QLatin1Char('x'));
@@ -95,6 +105,8 @@ int main(int argc, char **argv)
             window.trainDialog();
         else if (name == QLatin1String("export"))
             window.exportDialog();
+        else if (name == QLatin1String("details") && !window.session()->runs().empty())
+            QTimer::singleShot(0, &window, [&window] { window.runDetailsDialog(window.session()->runs().back().id); });
         if (auto *wizard = window.findChild<QWizard *>())
             for (int i = 0; i < parser.value(dialogPage).toInt(); ++i)
                 wizard->next();
