@@ -35,6 +35,13 @@ for size in 800x600 1600x1000; do
     shot "$size-export" --size "$size" --dialog export "$project"
     shot "$size-train" --size "$size" --dialog train "$project"
     shot "$size-new-project" --size "$size" --dialog new
+    shot "$size-run-details" --size "$size" --dialog details "$project"
+    # The dark theme: every view, and the inspector's maps and legends on a dark window.
+    for tab in 0 1 2; do
+        names=(dataset curves results)
+        shot "$size-dark-${names[$tab]}" --size "$size" --theme dark --tab "$tab" "$project"
+    done
+    shot "$size-dark-inspector" --size "$size" --theme dark --inspect --delay 4000 "$project"
     # The second project opened after the first in the same window: nothing of the first may remain.
     for tab in 0 1 2 3; do
         names=(dataset curves results inspector)

@@ -1212,6 +1212,15 @@ std::vector<RecordLine> ProjectStore::reproducibilityRecord(int64_t runId)
     const auto text = [&](const char *key) {
         return spec.contains(key) && spec[key].is_string() ? spec[key].get<std::string>() : std::string();
     };
+    // Every option the method ran with: those the spec set, the others at this program's defaults
+    // (a spec keeps only what a person chose).
+    nlohmann::json methodOptions = spec.contains("method_options") && spec["method_options"].is_object()
+                                       ? spec["method_options"]
+                                       : nlohmann::json::object();
+    if (const auto *entry = prompt::findMethod(r.method))
+        for (const auto &o : entry->options)
+            if (!methodOptions.contains(o.key))
+                methodOptions[o.key] = o.defaultValue;
     const size_t images = trainingImages(runId).size();
     const std::string split = splitFingerprint(runId);
     return {{"method", r.method},
@@ -1225,7 +1234,7 @@ std::vector<RecordLine> ProjectStore::reproducibilityRecord(int64_t runId)
             {"weights SHA-256", orNot(r.weightsSha256)},
             {"model", orNot(r.model)},
             {"program", orNot(r.program)},
-            {"method options", part("method_options")},
+            {"method options", methodOptions.dump()},
             {"training options", part("train")},
             {"device", orNot(r.device)}};
 }

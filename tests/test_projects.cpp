@@ -5,6 +5,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/version.h"
+#include "engine/prompt/registry.h"
 #include "engine/train/run.h"
 #include "projects/lock.h"
 #include "projects/project_store.h"
@@ -967,6 +968,12 @@ void TestProjects::runNamesNotesAndRecord()
     QCOMPARE(record["split"], std::to_string(store.trainingImages(id).size()) + " training images, SHA-256 "
                                   + store.splitFingerprint(id));
     QCOMPARE(record["training options"], store.run(id).spec["train"].dump());
+    // Every method option appears, also those the spec left at their defaults (SEP's fusion mode
+    // changes the numbers whether or not a person chose it).
+    const auto options = nlohmann::json::parse(record["method options"]);
+    QCOMPARE(options.value("fusion", std::string()), std::string("per-sample"));
+    QCOMPARE(options.value("k_text", 0), 6);
+    QCOMPARE(options.size(), sep::prompt::methodEntry("sep").options.size());
     QCOMPARE(store.runDetails(id)["record"]["weights SHA-256"].get<std::string>(), record["weights SHA-256"]);
 
     QCOMPARE(store.run(id).name, std::string());

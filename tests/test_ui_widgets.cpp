@@ -549,6 +549,10 @@ void TestUiWidgets::summaryMarksTheBestAndSaysWhenABaselineWins()
              qPrintable(verdict));
     model.setRuns({run(4, "zeroshot", 0.50, "/d/pets"), run(5, "sep", 0.70, "/d/pets")});
     QVERIFY(model.verdict().isEmpty());
+    // Numbers that show the same (77.4 and 77.4) tie: both marked best, nothing said.
+    model.setRuns({run(6, "zeroshot", 0.77424, "/d/toys"), run(7, "sep", 0.77414, "/d/toys")});
+    QVERIFY2(model.verdict().isEmpty(), qPrintable(model.verdict()));
+    QVERIFY(model.isBest(0) && model.isBest(1));
 }
 
 void TestUiWidgets::heatMapFitsAndExplainsItself()

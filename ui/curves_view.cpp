@@ -3,6 +3,7 @@
 #include "ui/qcustomplot_wrap.h"
 #include "ui/qt_convert.h"
 
+#include <QApplication>
 #include <QEvent>
 #include <QFileDialog>
 #include <QHBoxLayout>
@@ -12,6 +13,8 @@
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
+
+#include <iterator>
 
 namespace sep::ui {
 
@@ -28,10 +31,11 @@ constexpr double kBaselineEnd = 1e6;
 QColor CurvesView::colourOf(int64_t runId)
 {
     // Colour-blind friendly (Okabe–Ito); by id, so a run keeps its colour whatever else is shown.
+    // The set's black is the palette's text colour, so that it stays visible on a dark theme.
     static const QColor colours[] = {QColor(0x00, 0x72, 0xb2), QColor(0xd5, 0x5e, 0x00), QColor(0x00, 0x9e, 0x73),
-                                     QColor(0xcc, 0x79, 0xa7), QColor(0xe6, 0x9f, 0x00), QColor(0x56, 0xb4, 0xe9),
-                                     QColor(0x55, 0x55, 0x55)};
-    return colours[static_cast<size_t>((runId % 7 + 7) % 7)];
+                                     QColor(0xcc, 0x79, 0xa7), QColor(0xe6, 0x9f, 0x00), QColor(0x56, 0xb4, 0xe9)};
+    const size_t i = static_cast<size_t>((runId % 7 + 7) % 7);
+    return i < std::size(colours) ? colours[i] : QApplication::palette().color(QPalette::WindowText);
 }
 
 CurvesView::CurvesView(QWidget *parent) : QWidget(parent)

@@ -13,6 +13,7 @@
 #include <QIcon>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <tuple>
@@ -330,6 +331,10 @@ bool sameProtocol(const RunGroup &a, const RunGroup &b)
     return a.baseToNew == b.baseToNew && a.shots == b.shots && a.data == b.data;
 }
 
+// A group's headline as the table shows it (a tenth of a point): groups are compared by what a
+// person reads, so two that show the same number tie rather than one "beating" the other.
+double shownHeadline(const RunGroup &g) { return std::round(1000 * g.headline().mean); }
+
 } // namespace
 
 bool RunSummaryModel::isBest(size_t i) const
@@ -338,7 +343,7 @@ bool RunSummaryModel::isBest(size_t i) const
     if (g.headline().count == 0)
         return false;
     for (const auto &other : m_groups)
-        if (&other != &g && sameProtocol(g, other) && other.headline().count > 0 && other.headline().mean > g.headline().mean)
+        if (&other != &g && sameProtocol(g, other) && other.headline().count > 0 && shownHeadline(other) > shownHeadline(g))
             return false;
     return true;
 }
@@ -353,10 +358,10 @@ QString RunSummaryModel::verdict() const
         // The best SEP group of the same protocol, if there is one.
         const RunGroup *sep = nullptr;
         for (const auto &g : m_groups)
-            if (g.method == "sep" && sameProtocol(g, best) && g.headline().count > 0 && (!sep || g.headline().mean > sep->headline().mean))
+            if (g.method == "sep" && sameProtocol(g, best) && g.headline().count > 0 && (!sep || shownHeadline(g) > shownHeadline(*sep)))
                 sep = &g;
-        if (!sep)
-            continue;
+        if (!sep || shownHeadline(*sep) >= shownHeadline(best))
+            continue;   // no SEP run here, or SEP ties
         const QString folder = QFileInfo(qs(best.data)).fileName();
         sentences << tr("On %1 (%2, %3): %4 beats SEP, %5 against %6 %7.")
                          .arg(folder.isEmpty() ? tr("these images") : folder,
