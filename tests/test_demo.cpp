@@ -83,13 +83,13 @@ void TestDemo::demoRunsEveryMethodAndProtocol()
     const std::string out = m_dir.filePath(QStringLiteral("demo-run")).toStdString();
     const auto result = demo::runDemo(options(out), {});
 
-    // Three methods × two protocols, in order.
-    QCOMPARE(result.rows.size(), size_t(6));
-    for (size_t i = 0; i < 6; ++i) {
+    // Every default method × two protocols, in order.
+    const std::vector<std::string> methods = {"zeroshot", "coop", "kgcoop", "sep"};
+    QCOMPARE(result.rows.size(), 2 * methods.size());
+    for (size_t i = 0; i < result.rows.size(); ++i) {
         const auto &row = result.rows[i];
-        const std::vector<std::string> methods = {"zeroshot", "coop", "sep"};
-        QCOMPARE(row.method, methods[i % 3]);
-        const bool b2n = i < 3;
+        QCOMPARE(row.method, methods[i % methods.size()]);
+        const bool b2n = i < methods.size();
         QCOMPARE(row.protocol, b2n ? std::string("base-to-new") : std::string("cross-style (test: style-c)"));
         // The table's figures are the run's own summary.
         const std::string runDir = out + "/runs/" + (b2n ? "base-to-new/" : "cross-style/") + row.method + "-seed1";
@@ -115,7 +115,7 @@ void TestDemo::demoRunsEveryMethodAndProtocol()
         QVERIFY(fs::exists(out + "/data/cross-style-style-c/train/" + c + "/style-a.png"));
     }
     QVERIFY(readFile(out + "/table.txt").find("base-to-new") != std::string::npos);
-    QCOMPARE(nlohmann::json::parse(readFile(out + "/summary.json"))["rows"].size(), size_t(6));
+    QCOMPARE(nlohmann::json::parse(readFile(out + "/summary.json"))["rows"].size(), 2 * methods.size());
 
     // Run again: finished runs are reused, not retrained, and give the same table.
     const auto before = fs::last_write_time(out + "/runs/base-to-new/sep-seed1/summary.json");
@@ -161,7 +161,7 @@ void TestDemo::commandRecordsAProject()
     ro.readOnly = true;
     auto store = projects::ProjectStore::open(project, ro);
     const auto runs = store.runs();
-    QCOMPARE(runs.size(), size_t(6));   // the second pass added none
+    QCOMPARE(runs.size(), size_t(8));   // 4 methods × 2 protocols: the second pass added none
     QCOMPARE(store.datasets().size(), size_t(2));
     for (const auto &r : runs) {
         QCOMPARE(r.status, std::string("finished"));

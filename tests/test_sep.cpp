@@ -5,8 +5,10 @@
 // agree with autograd to 1e-6 relative (plus 1e-8 absolute).
 
 #include "engine/prompt/coop.h"
+#include "engine/prompt/kgcoop.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/prompt/token_fusion.h"
+#include "engine/prompt/zeroshot.h"
 #include "tests/support/fixtures.h"
 #include "tests/support/test_main.h"
 
@@ -152,6 +154,9 @@ private Q_SLOTS:
     void lossGradientsMatchFiniteDifferences_data();
     void lossGradientsMatchFiniteDifferences();
     void coopGradientMatchesFiniteDifferences();
+    void kgcoopLossMatchesHandComputation();
+    void kgcoopGradientMatchesFiniteDifferences();
+    void contextStartsFromTheGivenWords();
     void perSampleIsBatchIndependent();
     void referenceModeDependsOnTheBatch();
     void selectionsAreConsistent();
@@ -359,6 +364,106 @@ void TestSep::coopGradientMatchesFiniteDifferences()
     prompt::Batch batch{test::randomImages(3, 32, 9).to(torch::kDouble), torch::tensor(std::vector<int64_t>{1, 0, 2}), {}, true};
     coop.loss(batch).total.backward();
     compareGradient("ctx", ctx, ctx.grad(), [&] { return coop.loss(batch).total.item<double>(); });
+}
+
+namespace {
+
+// KgCoOp on the tiny model in double precision, its context random (the tiny vocabulary is
+// byte-level, so "a photo of a" is not 4 tokens there).
+std::unique_ptr<prompt::KgCoOp> doubleKgCoOp(clip::LoadedClip &clip, double weight)
+{
+    clip.model->to(torch::kDouble);
+    prompt::KgCoOpOptions o;
+    o.ctxInit.clear();
+    o.nCtx = 4;
+    o.weight = weight;
+    auto kg = std::make_unique<prompt::KgCoOp>(clip, o);
+    auto ctx = kg->namedParameters().front().second;
+    {
+        torch::NoGradGuard g;
+        ctx.set_data(ctx.to(torch::kDouble) * 20);   // far enough from the template for a clear term
+    }
+    kg->setClasses({"red", "green", "blue"});
+    return kg;
+}
+
+} // namespace
+
+void TestSep::kgcoopLossMatchesHandComputation()
+{
+    // loss = CE + λ · mean_c ‖w_c − h_c‖², recomputed here from the method's logits and from the two
+    // sets of class features by another formula: for unit vectors ‖w − h‖² = 2 − 2 w·h.
+    auto clip = test::tinyClip(m_dir.path().toStdString(), 12);
+    const double weight = 8;
+    auto kg = doubleKgCoOp(clip, weight);
+    const std::vector<int64_t> labels{1, 0, 2, 2};
+    prompt::Batch batch{test::randomImages(4, 32, 13).to(torch::kDouble), torch::tensor(labels), {}, true};
+    const auto terms = kg->loss(batch);
+
+    double ce = 0;
+    for (size_t i = 0; i < labels.size(); ++i) {
+        const auto r = row(terms.logits, static_cast<int64_t>(i));
+        ce += softmaxCrossEntropy(r, static_cast<size_t>(labels[i])) / static_cast<double>(labels.size());
+    }
+    prompt::ZeroShotOptions zo;
+    zo.templ = "a photo of a {}.";
+    prompt::ZeroShot zeroShot(clip, zo);
+    zeroShot.setClasses(kg->classes());
+    const auto learned = kg->textClassifier(), hand = zeroShot.textClassifier();
+    double knowledge = 0;
+    for (int64_t c = 0; c < 3; ++c)
+        knowledge += (2 - 2 * dot(unit(row(learned, c)), unit(row(hand, c)))) / 3;
+
+    QVERIFY2(knowledge > 1e-3, qPrintable(QString::number(knowledge)));   // a term that can be wrong
+    QVERIFY2(std::abs(terms.parts.at("cross_entropy") - ce) < 1e-9, qPrintable(QString::number(terms.parts.at("cross_entropy") - ce)));
+    QVERIFY2(std::abs(terms.parts.at("knowledge") - knowledge) < 1e-9, qPrintable(QString::number(terms.parts.at("knowledge") - knowledge)));
+    QVERIFY(std::abs(terms.total.item<double>() - (ce + weight * knowledge)) < 1e-9);
+}
+
+void TestSep::kgcoopGradientMatchesFiniteDifferences()
+{
+    auto clip = test::tinyClip(m_dir.path().toStdString(), 14);
+    auto kg = doubleKgCoOp(clip, 8);
+    auto ctx = kg->namedParameters().front().second;
+    prompt::Batch batch{test::randomImages(3, 32, 15).to(torch::kDouble), torch::tensor(std::vector<int64_t>{2, 1, 0}), {}, true};
+    kg->loss(batch).total.backward();
+    compareGradient("ctx", ctx, ctx.grad(), [&] { return kg->loss(batch).total.item<double>(); });
+}
+
+void TestSep::contextStartsFromTheGivenWords()
+{
+    // ctx_init: the context's rows are the token embeddings of the words, looked up here directly.
+    auto clip = test::tinyClip(m_dir.path().toStdString(), 16);
+    const std::string words = "a photo";
+    const auto ids = clip.tokenizer->encode(words, clip.config().text.contextLength);
+    std::vector<int64_t> wordIds;   // between [SOT] and [EOT]
+    for (size_t i = 1; i < ids.size() && ids[i] != ids[0] && ids[i] != 0; ++i)
+        wordIds.push_back(ids[i]);
+    wordIds.pop_back();             // [EOT]
+    QVERIFY(!wordIds.empty());
+    prompt::CoOpOptions o;
+    o.nCtx = static_cast<int64_t>(wordIds.size());
+    o.ctxInit = words;
+    prompt::CoOp coop(clip, o);
+    const auto ctx = coop.namedParameters().front().second;
+    const auto table = clip.model->text->token_embedding->weight;
+    for (size_t i = 0; i < wordIds.size(); ++i)
+        QVERIFY(torch::equal(ctx[static_cast<int64_t>(i)], table[wordIds[i]]));
+    QVERIFY(ctx.requires_grad());
+    // n_ctx 0: as many vectors as the words are tokens; without words, refused.
+    o.nCtx = 0;
+    QCOMPARE(prompt::CoOp(clip, o).namedParameters().front().second.size(0), static_cast<int64_t>(wordIds.size()));
+    o.ctxInit.clear();
+    QVERIFY_THROWS_EXCEPTION(Error, prompt::CoOp(clip, o));
+    // A count that does not match is refused, naming the words' count.
+    o.ctxInit = words;
+    o.nCtx = static_cast<int64_t>(wordIds.size()) + 1;
+    try {
+        prompt::CoOp wrong(clip, o);
+        QFAIL("a context of the wrong length was accepted");
+    } catch (const Error &e) {
+        QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("is %1 tokens").arg(wordIds.size())), e.what());
+    }
 }
 
 void TestSep::perSampleIsBatchIndependent()

@@ -407,7 +407,7 @@ void TestTraining::everyRegisteredMethodIsWhatItsEntrySays()
     for (const auto &e : prompt::methodRegistry())
         inOrder.push_back(e.name);
     QCOMPARE(prompt::methodNames(), inOrder);
-    test::expectError([] { prompt::methodEntry("cocoop-typo"); }, {"unknown method 'cocoop-typo'", "zeroshot, coop, sep"});
+    test::expectError([] { prompt::methodEntry("cocoop-typo"); }, {"unknown method 'cocoop-typo'", "zeroshot, coop, kgcoop, sep"});
     QVERIFY(prompt::findMethod("cocoop-typo") == nullptr);
 }
 

@@ -4,6 +4,7 @@
 #include "engine/core/data_paths.h"
 #include "engine/core/runtime.h"
 #include "engine/prompt/coop.h"
+#include "engine/prompt/kgcoop.h"
 #include "engine/prompt/method.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/prompt/zeroshot.h"
@@ -117,6 +118,8 @@ nlohmann::json throughEngine(const std::string &method, const std::string &group
         return prompt::SepOptions::table().toJson(prompt::SepOptions::table().fromJson(values));
     if (method == "coop")
         return prompt::CoOpOptions::table().toJson(prompt::CoOpOptions::table().fromJson(values));
+    if (method == "kgcoop")
+        return prompt::KgCoOpOptions::table().toJson(prompt::KgCoOpOptions::table().fromJson(values));
     return prompt::ZeroShotOptions::table().toJson(prompt::ZeroShotOptions::table().fromJson(values));
 }
 

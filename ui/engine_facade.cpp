@@ -163,7 +163,7 @@ double estimateSeconds(const nlohmann::json &spec, const ModelSummary &model, in
     double perEpoch = 0;
     if (method == "sep")
         perEpoch = trainImages * model.visionFlops * 3 + steps * classes * model.textFlops * 3;
-    else if (method == "coop")
+    else if (methodTrains(method))   // CoOp and its variants: the text tower learns, image features are cached
         perEpoch = trainImages * model.visionFlops + steps * classes * model.textFlops * 3;
     double evalCost = testImages * model.visionFlops + classes * model.textFlops;
     const double evaluations = epochs > 0 && evalEvery > 0 ? std::floor(epochs / evalEvery) : 1;

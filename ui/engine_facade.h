@@ -51,7 +51,7 @@ struct OptionGroup {
     std::vector<OptionSpec> specs;
 };
 
-std::vector<std::string> methods();                    // "zeroshot", "coop", "sep"
+std::vector<std::string> methods();                    // the registry's: "zeroshot", "coop", …
 std::string methodTitle(const std::string &method);    // "Zero-shot CLIP", "CoOp", "SEP"
 std::string methodDescription(const std::string &method);
 bool methodTrains(const std::string &method);

@@ -478,8 +478,6 @@ void InspectorView::fillComparison(const std::string &path, const std::string &s
     for (const auto &r : m_session->runs()) {
         if (r.id == m_run || r.status != "finished" || (self && r.datasetId != self->datasetId))
             continue;
-        if (r.method != "zeroshot" && r.method != "coop" && r.method != "sep")
-            continue;
         try {
             for (const auto &e : m_session->evaluations(r.id)) {
                 if (e.set != set)

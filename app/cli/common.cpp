@@ -117,10 +117,13 @@ void addOptionFlags(CLI::App &cmd, const std::vector<OptionSpec> &specs, std::ma
                     const std::string &group, const std::string &owner)
 {
     for (const auto &spec : specs) {
-        if (values.count(spec.key))
-            continue;   // shared by several tables: one flag
-        std::string help = spec.help + " [" + (owner.empty() ? "" : owner + "; ") + "default " + spec.defaultValue.dump() + "]";
-        cmd.add_option(flagName(spec.key), values[spec.key], help)->group(group);
+        const std::string defaults = " [" + (owner.empty() ? "" : owner + "; ") + "default " + spec.defaultValue.dump() + "]";
+        if (values.count(spec.key)) {   // shared by several tables: one flag, each owner's default said
+            if (CLI::Option *flag = cmd.get_option_no_throw(flagName(spec.key)))
+                flag->description(flag->get_description() + defaults);
+            continue;
+        }
+        cmd.add_option(flagName(spec.key), values[spec.key], spec.help + defaults)->group(group);
     }
 }
 

@@ -57,7 +57,7 @@ const OptionTable<DemoOptions> &DemoOptions::table()
         textField(&D::data, "data", "Demo data", "Folder built by packaging/build-demo-data.sh"),
         textField(&D::model, "model", "Built-in model", "Folder of the built-in model (default: found automatically)"),
         textField(&D::out, "out", "Output folder", "Where the runs, the data views and the table are written"),
-        textField(&D::methods, "methods", "Methods", "Comma-separated: zeroshot, coop, sep"),
+        textField(&D::methods, "methods", "Methods", "Comma-separated method names (sep train --help lists them)"),
         textField(&D::seeds, "seeds", "Seeds", "Comma-separated seeds; several give mean ± std"),
         intField(&D::classes, "classes", "Classes", "Emoji classes used (spread over the categories)", 2, 100000),
         intField(&D::shots, "shots", "Shots", "Training images per class, drawn from the held-out styles", 1, 64),

@@ -9,9 +9,12 @@ namespace sep::prompt {
 const OptionTable<CoOpOptions> &CoOpOptions::table()
 {
     static const OptionTable<CoOpOptions> t{{
-        intField(&CoOpOptions::nCtx, "n_ctx", "Context tokens", "Learnable context vectors before the class name", 1, 64),
+        intField(&CoOpOptions::nCtx, "n_ctx", "Context tokens", "Learnable context vectors before the class name (0: one per token of ctx_init's words)", 0, 64),
         realField(&CoOpOptions::initStd, "init_std", "Initial spread", "Standard deviation of the context vectors' "
                                                                         "Gaussian initialisation", 0, 1),
+        textField(&CoOpOptions::ctxInit, "ctx_init", "Initial words",
+                  "Words whose embeddings start the context vectors (as many tokens as n_ctx, e.g. \"a photo of a\"); "
+                  "empty: random"),
     }};
     return t;
 }
@@ -19,13 +22,21 @@ const OptionTable<CoOpOptions> &CoOpOptions::table()
 CoOp::CoOp(clip::LoadedClip &clip, CoOpOptions options) : Method(clip), m_options(options)
 {
     const int64_t width = clip.config().text.width;
-    m_ctx = (torch::randn({m_options.nCtx, width}) * m_options.initStd).to(device()).set_requires_grad(true);
+    if (!m_options.ctxInit.empty())
+        m_ctx = contextFromWords(clip, m_options.ctxInit, m_options.nCtx);
+    else if (m_options.nCtx >= 1)
+        m_ctx = (torch::randn({m_options.nCtx, width}) * m_options.initStd).to(device());
+    else
+        throw Error("n_ctx 0 takes the context's length from ctx_init, which is empty; give n_ctx ≥ 1 or "
+                    "ctx_init words");
+    m_ctx.set_requires_grad(true);
 }
 
 void CoOp::setClasses(const std::vector<std::string> &classNames)
 {
     m_classes = classNames;
-    m_prompts = LearnablePrompts::build(*m_clip, classNames, m_options.nCtx, 1 + m_options.nCtx);
+    const int64_t nCtx = m_ctx.size(0);   // n_ctx, or the words' token count
+    m_prompts = LearnablePrompts::build(*m_clip, classNames, nCtx, 1 + nCtx);
     invalidateCaches();
 }
 
@@ -60,6 +71,7 @@ LossTerms CoOp::loss(const Batch &batch)
     terms.total = torch::cross_entropy_loss(logits, batch.labels.to(logits.device()));
     terms.parts["cross_entropy"] = terms.total.item<double>();
     terms.logits = logits.detach();
+    addTerms(terms, text);
     return terms;
 }
 

@@ -16,6 +16,7 @@ namespace sep::prompt {
 struct CoOpOptions {
     int64_t nCtx = 16;          // the CoOp paper's default
     double initStd = 0.02;
+    std::string ctxInit;        // words whose embeddings start the context ("a photo of a"); "": random
     static CoOpOptions defaults() { return {}; }
     static const OptionTable<CoOpOptions> &table();
 };
@@ -34,6 +35,9 @@ public:
 
 protected:
     ScoreOutput scoreBatch(const at::Tensor &pixels, const ScoreRequest &request) override;
+    // Terms a variant adds to the cross-entropy (into terms.total and terms.parts), given the class
+    // text features of this step ([C, E] normalized, with gradient).
+    virtual void addTerms(LossTerms &terms, const at::Tensor &text) {}
 
 private:
     at::Tensor encodeClasses();   // [C, E] normalized, with gradient when grad mode is on

@@ -1,5 +1,5 @@
 #pragma once
-// The interface every prompt-tuning method implements: zero-shot CLIP, CoOp, SEP.
+// The interface every prompt-tuning method implements: zero-shot CLIP, CoOp, KgCoOp, SEP.
 //
 //   auto method = sep::prompt::makeMethod("sep", clip, optionsJson);
 //   method->setClasses(baseNames);                     // class-side work that is constant per list
@@ -120,7 +120,7 @@ private:
 // the per-image selections, sizing `images` to the batch.
 void appendClsAttention(std::vector<ImageSelection> &images, const std::vector<at::Tensor> &perBlock, int64_t patches);
 
-// "zeroshot", "coop" or "sep" with options as JSON (missing keys take their defaults).
+// A method of the registry (registry.h) by name, with options as JSON (missing keys take their defaults).
 std::unique_ptr<Method> makeMethod(const std::string &name, clip::LoadedClip &clip,
                                    const nlohmann::json &options = nlohmann::json::object());
 std::vector<std::string> methodNames();

@@ -3,6 +3,7 @@
 #include "engine/core/error.h"
 #include "engine/core/text.h"
 #include "engine/prompt/coop.h"
+#include "engine/prompt/kgcoop.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/prompt/zeroshot.h"
 
@@ -61,6 +62,10 @@ std::vector<MethodEntry> build()
                                  "Learns context vectors that replace the words before the class name. Only the "
                                  "text side learns; fast on a CPU.",
                                  true, trainingPresets()),
+        entry<KgCoOp, KgCoOpOptions>("kgcoop", "KgCoOp",
+                                     "CoOp whose learned class features are kept near the hand-written prompt's, so "
+                                     "classes never trained on keep what CLIP knew of them. As fast as CoOp.",
+                                     true, trainingPresets()),
         entry<SepMethod, SepOptions>(
             "sep", "SEP",
             "Self-Enhanced Prompt Tuning: text and image prompts rebuilt before every block from the tokens the "

@@ -57,6 +57,21 @@ at::Tensor encodeTemplates(clip::LoadedClip &clip, const std::vector<std::string
     return torch::cat(parts, 0);
 }
 
+at::Tensor contextFromWords(clip::LoadedClip &clip, const std::string &words, int64_t nCtx)
+{
+    torch::NoGradGuard noGrad;
+    const auto ids = tokenize(clip, {words});
+    const int64_t tokens = clip::eotPositions(ids)[0].item<int64_t>() - 1;   // between [SOT] and [EOT]
+    if (tokens < 1)
+        throw Error("context initialisation \"" + shortened(words) + "\" has no tokens; give words or leave it empty");
+    if (nCtx != 0 && tokens != nCtx)
+        throw Error("context initialisation \"" + shortened(words) + "\" is " + std::to_string(tokens)
+                    + " tokens but there are " + std::to_string(nCtx) + " context vectors; give n_ctx "
+                    + std::to_string(tokens) + " or other words");
+    const auto device = clip.model->logit_scale.device();
+    return clip.model->text->embed(ids.to(device))[0].slice(0, 1, 1 + tokens).clone();
+}
+
 LearnablePrompts LearnablePrompts::build(clip::LoadedClip &clip, const std::vector<std::string> &classNames,
                                          int64_t nCtx, int64_t minLength)
 {

@@ -25,6 +25,12 @@ at::Tensor tokenize(clip::LoadedClip &clip, const std::vector<std::string> &text
 at::Tensor encodeTemplates(clip::LoadedClip &clip, const std::vector<std::string> &classNames, const std::string &templ,
                            int64_t chunk = 256);
 
+// Context vectors initialised from words, as CoOp's and KgCoOp's "ctx_init": the frozen token
+// embeddings of `words` ("a photo of a"), [tokens, width] on the model's device. nCtx 0 takes as
+// many as the words are tokens; otherwise sep::Error when they are not exactly nCtx (the message
+// gives their count).
+at::Tensor contextFromWords(clip::LoadedClip &clip, const std::string &words, int64_t nCtx);
+
 struct LearnablePrompts {
     at::Tensor ids;        // [C, length] "X X … X {name}." token ids, cut after the longest EOT
     at::Tensor eot;        // [C] EOT positions
