@@ -84,7 +84,7 @@ void TestDemo::demoRunsEveryMethodAndProtocol()
     const auto result = demo::runDemo(options(out), {});
 
     // Every default method × two protocols, in order.
-    const std::vector<std::string> methods = {"zeroshot", "coop", "kgcoop", "sep"};
+    const std::vector<std::string> methods = {"zeroshot", "coop", "kgcoop", "prograd", "sep"};
     QCOMPARE(result.rows.size(), 2 * methods.size());
     for (size_t i = 0; i < result.rows.size(); ++i) {
         const auto &row = result.rows[i];
@@ -161,7 +161,7 @@ void TestDemo::commandRecordsAProject()
     ro.readOnly = true;
     auto store = projects::ProjectStore::open(project, ro);
     const auto runs = store.runs();
-    QCOMPARE(runs.size(), size_t(8));   // 4 methods × 2 protocols: the second pass added none
+    QCOMPARE(runs.size(), size_t(10));   // 5 methods × 2 protocols: the second pass added none
     QCOMPARE(store.datasets().size(), size_t(2));
     for (const auto &r : runs) {
         QCOMPARE(r.status, std::string("finished"));

@@ -487,7 +487,7 @@ void TestExport::classifierOfTextOnlyMethods()
 {
     auto clip = test::tinyClip(m_dir.path().toStdString(), 6);
     torch::manual_seed(2);
-    prompt::CoOp coop(clip, {4, 0.02});
+    prompt::CoOp coop(clip, {4, 0.02, ""});
     coop.setClasses({"amber", "blue", "coral"});
     QTemporaryDir out;
     exporting::writeClassifier(out.path().toStdString(), coop);

@@ -6,6 +6,7 @@
 
 #include "engine/prompt/coop.h"
 #include "engine/prompt/kgcoop.h"
+#include "engine/prompt/prograd.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/prompt/token_fusion.h"
 #include "engine/prompt/zeroshot.h"
@@ -157,6 +158,8 @@ private Q_SLOTS:
     void kgcoopLossMatchesHandComputation();
     void kgcoopGradientMatchesFiniteDifferences();
     void contextStartsFromTheGivenWords();
+    void progradProjectsOnlyAConflictingGradient_data();
+    void progradProjectsOnlyAConflictingGradient();
     void perSampleIsBatchIndependent();
     void referenceModeDependsOnTheBatch();
     void selectionsAreConsistent();
@@ -464,6 +467,76 @@ void TestSep::contextStartsFromTheGivenWords()
     } catch (const Error &e) {
         QVERIFY2(QString::fromUtf8(e.what()).contains(QStringLiteral("is %1 tokens").arg(wordIds.size())), e.what());
     }
+}
+
+void TestSep::progradProjectsOnlyAConflictingGradient_data()
+{
+    // Labels that zero-shot CLIP ranks last make the cross-entropy pull against its prediction
+    // (a conflict: projected); the labels it ranks first agree with it (kept as they are).
+    QTest::addColumn<bool>("againstZeroShot");
+    QTest::newRow("conflicting") << true;
+    QTest::newRow("agreeing") << false;
+}
+
+void TestSep::progradProjectsOnlyAConflictingGradient()
+{
+    // The expected step is the paper's formula applied to g_ce and g_kl taken by finite differences
+    // of the two loss terms, not from the method's own autograd code.
+    QFETCH(bool, againstZeroShot);
+    auto clip = test::tinyClip(m_dir.path().toStdString(), 17);
+    clip.model->to(torch::kDouble);
+    prompt::ProGradOptions o;
+    o.ctxInit.clear();
+    o.nCtx = 2;
+    prompt::ProGrad pg(clip, o);
+    auto ctx = pg.namedParameters().front().second;
+    {
+        torch::NoGradGuard g;
+        ctx.set_data(ctx.to(torch::kDouble) * 20);
+    }
+    const std::vector<std::string> classes{"red", "green", "blue", "grey"};
+    pg.setClasses(classes);
+    const auto images = test::randomImages(4, 32, 19).to(torch::kDouble);
+    prompt::ZeroShotOptions zo;
+    zo.templ = o.templ;
+    prompt::ZeroShot zeroShot(clip, zo);
+    zeroShot.setClasses(classes);
+    const auto zsLogits = zeroShot.score(images).logits;
+    const prompt::Batch batch{images, againstZeroShot ? zsLogits.argmin(-1) : zsLogits.argmax(-1), {}, true};
+
+    const int64_t n = ctx.numel();
+    std::vector<double> gce(static_cast<size_t>(n)), gkl(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        gce[static_cast<size_t>(i)] = finiteDifference(ctx, i, [&] { return pg.loss(batch).parts.at("cross_entropy"); });
+        gkl[static_cast<size_t>(i)] = finiteDifference(ctx, i, [&] { return pg.loss(batch).parts.at("kl"); });
+    }
+    const double conflict = dot(gce, gkl), klNorm2 = dot(gkl, gkl);
+    QVERIFY2((conflict < 0) == againstZeroShot, qPrintable(QStringLiteral("g_ce · g_kl = %1").arg(conflict)));
+    std::vector<double> expected = gce;
+    if (conflict < 0)
+        for (size_t i = 0; i < expected.size(); ++i)
+            expected[i] -= conflict / klNorm2 * gkl[i];
+
+    const auto terms = pg.loss(batch);
+    QVERIFY(std::abs(terms.total.item<double>() - terms.parts.at("cross_entropy")) < 1e-12);   // the step descends the CE
+    pg.backward(terms);
+    QVERIFY(ctx.grad().defined());
+    const auto got = ctx.grad().reshape({-1});
+    double scale = 0;
+    for (double v : expected)
+        scale = std::max(scale, std::abs(v));
+    for (int64_t i = 0; i < n; ++i) {
+        const double a = got[i].item<double>(), e = expected[static_cast<size_t>(i)];
+        QVERIFY2(std::abs(a - e) <= 1e-6 * scale + 1e-9,
+                 qPrintable(QStringLiteral("ctx[%1]: step %2, formula %3").arg(i).arg(a, 0, 'g', 12).arg(e, 0, 'g', 12)));
+    }
+    // With λ = 1 a projected step is orthogonal to the zero-shot direction: it no longer opposes it.
+    std::vector<double> step(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        step[static_cast<size_t>(i)] = got[i].item<double>();
+    if (againstZeroShot)
+        QVERIFY2(std::abs(dot(step, gkl)) <= 1e-6 * std::sqrt(dot(step, step) * klNorm2),
+                 qPrintable(QString::number(dot(step, gkl))));
 }
 
 void TestSep::perSampleIsBatchIndependent()

@@ -110,19 +110,26 @@ train::RunSpec TestTraining::spec(const std::string &method, int64_t epochs) con
 
 void TestTraining::trainingLearnsAndBeatsZeroShot_data()
 {
+    // ProGrad only promises not to go against zero-shot's prediction: at least as good, not better.
     QTest::addColumn<QString>("method");
-    QTest::newRow("coop") << QStringLiteral("coop");
-    QTest::newRow("sep") << QStringLiteral("sep");
+    QTest::addColumn<bool>("mustBeatZeroShot");
+    QTest::newRow("coop") << QStringLiteral("coop") << true;
+    QTest::newRow("kgcoop") << QStringLiteral("kgcoop") << true;
+    QTest::newRow("prograd") << QStringLiteral("prograd") << false;
+    QTest::newRow("sep") << QStringLiteral("sep") << true;
 }
 
 void TestTraining::trainingLearnsAndBeatsZeroShot()
 {
     QFETCH(QString, method);
+    QFETCH(bool, mustBeatZeroShot);
     QTemporaryDir runs;
     Capture c;
     auto s = spec(method.toStdString(), 8);
     if (method == QStringLiteral("coop"))
         s.methodOptions = {{"n_ctx", 4}};
+    else if (method != QStringLiteral("sep"))   // CoOp's variants: 4 random vectors (the tiny vocabulary
+        s.methodOptions = {{"n_ctx", 4}, {"ctx_init", ""}};   // has no 4-token "a photo of a")
     const auto tuned = train::trainRun(s, runs.filePath(QStringLiteral("tuned")).toStdString(), false, c.hooks());
     const auto zero = train::trainRun(spec("zeroshot", 1), runs.filePath(QStringLiteral("zero")).toStdString(), false, c.hooks());
 
@@ -130,7 +137,8 @@ void TestTraining::trainingLearnsAndBeatsZeroShot()
     QCOMPARE(history.size(), size_t(8));
     const double first = history.front()["loss"].get<double>(), last = history.back()["loss"].get<double>();
     QVERIFY2(last < first, qPrintable(QStringLiteral("loss %1 → %2").arg(first).arg(last)));
-    QVERIFY2(tuned.accuracy.at("base") > zero.accuracy.at("base"),
+    const double tunedBase = tuned.accuracy.at("base"), zeroBase = zero.accuracy.at("base");
+    QVERIFY2(mustBeatZeroShot ? tunedBase > zeroBase : tunedBase >= zeroBase,
              qPrintable(QStringLiteral("base accuracy: tuned %1, zero-shot %2").arg(tuned.accuracy.at("base")).arg(zero.accuracy.at("base"))));
     QVERIFY(history.back()["eval"].contains("base") && history.back()["eval"].contains("new"));
     const auto summary = readJson(runs.filePath(QStringLiteral("tuned/summary.json")));
@@ -407,7 +415,7 @@ void TestTraining::everyRegisteredMethodIsWhatItsEntrySays()
     for (const auto &e : prompt::methodRegistry())
         inOrder.push_back(e.name);
     QCOMPARE(prompt::methodNames(), inOrder);
-    test::expectError([] { prompt::methodEntry("cocoop-typo"); }, {"unknown method 'cocoop-typo'", "zeroshot, coop, kgcoop, sep"});
+    test::expectError([] { prompt::methodEntry("cocoop-typo"); }, {"unknown method 'cocoop-typo'", "zeroshot, coop, kgcoop, prograd, sep"});
     QVERIFY(prompt::findMethod("cocoop-typo") == nullptr);
 }
 

@@ -5,6 +5,7 @@
 #include "engine/core/runtime.h"
 #include "engine/prompt/coop.h"
 #include "engine/prompt/kgcoop.h"
+#include "engine/prompt/prograd.h"
 #include "engine/prompt/method.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/prompt/zeroshot.h"
@@ -120,6 +121,8 @@ nlohmann::json throughEngine(const std::string &method, const std::string &group
         return prompt::CoOpOptions::table().toJson(prompt::CoOpOptions::table().fromJson(values));
     if (method == "kgcoop")
         return prompt::KgCoOpOptions::table().toJson(prompt::KgCoOpOptions::table().fromJson(values));
+    if (method == "prograd")
+        return prompt::ProGradOptions::table().toJson(prompt::ProGradOptions::table().fromJson(values));
     return prompt::ZeroShotOptions::table().toJson(prompt::ZeroShotOptions::table().fromJson(values));
 }
 

@@ -30,7 +30,7 @@ struct DemoOptions {
     std::string data = "demo-data";    // built by packaging/build-demo-data.sh
     std::string model;                 // the built-in model folder; "" → found (see builtinModelPath)
     std::string out = "demo-run";
-    std::string methods = "zeroshot,coop,kgcoop,sep";
+    std::string methods = "zeroshot,coop,kgcoop,prograd,sep";
     std::string seeds = "1";           // comma-separated
     int64_t classes = 100;             // classes taken from the demo data (spread over its categories)
     int64_t shots = 2;                 // of the held-out styles per class; the rest are test images

@@ -8,14 +8,7 @@ namespace sep::prompt {
 
 const OptionTable<CoOpOptions> &CoOpOptions::table()
 {
-    static const OptionTable<CoOpOptions> t{{
-        intField(&CoOpOptions::nCtx, "n_ctx", "Context tokens", "Learnable context vectors before the class name (0: one per token of ctx_init's words)", 0, 64),
-        realField(&CoOpOptions::initStd, "init_std", "Initial spread", "Standard deviation of the context vectors' "
-                                                                        "Gaussian initialisation", 0, 1),
-        textField(&CoOpOptions::ctxInit, "ctx_init", "Initial words",
-                  "Words whose embeddings start the context vectors (as many tokens as n_ctx, e.g. \"a photo of a\"); "
-                  "empty: random"),
-    }};
+    static const OptionTable<CoOpOptions> t{contextFields<CoOpOptions>({})};
     return t;
 }
 
@@ -71,7 +64,7 @@ LossTerms CoOp::loss(const Batch &batch)
     terms.total = torch::cross_entropy_loss(logits, batch.labels.to(logits.device()));
     terms.parts["cross_entropy"] = terms.total.item<double>();
     terms.logits = logits.detach();
-    addTerms(terms, text);
+    addTerms(terms, {image, text, logits});
     return terms;
 }
 

@@ -21,6 +21,37 @@ struct CoOpOptions {
     static const OptionTable<CoOpOptions> &table();
 };
 
+// The context options every CoOp variant shares (n_ctx, ctx_init, init_std), for an options struct
+// T with members nCtx, ctxInit and initStd: the table's fields, then `more` of the variant's own.
+template <typename T>
+std::vector<OptionField<T>> contextFields(std::vector<OptionField<T>> more)
+{
+    std::vector<OptionField<T>> fields{
+        intField(&T::nCtx, "n_ctx", "Context tokens",
+                 "Learnable context vectors before the class name (0: one per token of ctx_init's words)", 0, 64),
+        realField(&T::initStd, "init_std", "Initial spread", "Standard deviation of the context vectors' Gaussian "
+                                                             "initialisation",
+                  0, 1),
+        textField(&T::ctxInit, "ctx_init", "Initial words",
+                  "Words whose embeddings start the context vectors (as many tokens as n_ctx, e.g. \"a photo of a\"); "
+                  "empty: random"),
+    };
+    for (auto &f : more)
+        fields.push_back(std::move(f));
+    return fields;
+}
+
+// A variant's options as the CoOp it builds on.
+template <typename T>
+CoOpOptions contextOf(const T &o)
+{
+    CoOpOptions c;
+    c.nCtx = o.nCtx;
+    c.initStd = o.initStd;
+    c.ctxInit = o.ctxInit;
+    return c;
+}
+
 class CoOp : public Method {
 public:
     CoOp(clip::LoadedClip &clip, CoOpOptions options = {});
@@ -35,9 +66,14 @@ public:
 
 protected:
     ScoreOutput scoreBatch(const at::Tensor &pixels, const ScoreRequest &request) override;
-    // Terms a variant adds to the cross-entropy (into terms.total and terms.parts), given the class
-    // text features of this step ([C, E] normalized, with gradient).
-    virtual void addTerms(LossTerms &terms, const at::Tensor &text) {}
+    // What one training step computed, for variants that add terms.
+    struct StepFeatures {
+        at::Tensor image;    // [B, E] normalized, frozen
+        at::Tensor text;     // [C, E] normalized, with gradient
+        at::Tensor logits;   // [B, C], with gradient
+    };
+    // Terms a variant adds to the cross-entropy (into terms.total and terms.parts).
+    virtual void addTerms(LossTerms &terms, const StepFeatures &step) {}
 
 private:
     at::Tensor encodeClasses();   // [C, E] normalized, with gradient when grad mode is on

@@ -37,7 +37,7 @@ public:
     void setClasses(const std::vector<std::string> &classNames) override;
 
 protected:
-    void addTerms(LossTerms &terms, const at::Tensor &text) override;
+    void addTerms(LossTerms &terms, const StepFeatures &step) override;
 
 private:
     KgCoOpOptions m_kgOptions;

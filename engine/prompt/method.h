@@ -70,6 +70,9 @@ public:
     // `draw(i)` returns batch i of one pass; `batches` is the number of batches in that pass.
     virtual void prepareTraining(const std::function<Batch(int64_t)> &draw, int64_t batches) {}
     virtual LossTerms loss(const Batch &batch) = 0;
+    // The gradients of the trainable parameters for the step whose terms loss() just returned (the
+    // trainer then steps the optimizer). Most methods: d(total). ProGrad projects one term's gradient.
+    virtual void backward(const LossTerms &terms) { terms.total.backward(); }
     // Evaluation, without gradients. The batch is computed together: an image's scores agree with its
     // scores in any other batch within float32 rounding (products of different row counts may sum in a
     // different order), except in SEP's reference fusion, which couples a batch by design.

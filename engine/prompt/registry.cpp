@@ -4,6 +4,7 @@
 #include "engine/core/text.h"
 #include "engine/prompt/coop.h"
 #include "engine/prompt/kgcoop.h"
+#include "engine/prompt/prograd.h"
 #include "engine/prompt/sep_method.h"
 #include "engine/prompt/zeroshot.h"
 
@@ -66,6 +67,10 @@ std::vector<MethodEntry> build()
                                      "CoOp whose learned class features are kept near the hand-written prompt's, so "
                                      "classes never trained on keep what CLIP knew of them. As fast as CoOp.",
                                      true, trainingPresets()),
+        entry<ProGrad, ProGradOptions>("prograd", "ProGrad",
+                                       "CoOp whose updates never oppose zero-shot CLIP's prediction: the part of each "
+                                       "step that would is projected away. As fast as CoOp.",
+                                       true, trainingPresets()),
         entry<SepMethod, SepOptions>(
             "sep", "SEP",
             "Self-Enhanced Prompt Tuning: text and image prompts rebuilt before every block from the tokens the "

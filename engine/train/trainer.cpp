@@ -219,7 +219,7 @@ void Trainer::run(bool resume, const Hooks &hooks, const TrainCallbacks &callbac
                             + "; training stopped. The last good checkpoint (" + kept + ") is kept in "
                             + checkpointPath(m_checkpointDir) + ". Try a lower learning rate.");
             }
-            terms.total.backward();
+            m_method.backward(terms);
             adam.step(lr);
             adam.zeroGrad();
             m_method.invalidateCaches();
