@@ -605,9 +605,11 @@ void MainWindow::markRunInDataset(qint64 runId)
 
 void MainWindow::runDetailsDialog(qint64 runId)
 {
-    const projects::RunInfo *r = m_session->run(runId);
-    if (!r || !m_session->store())
+    // A copy: the session's list may be refreshed (a live run) while the dialog is open.
+    const projects::RunInfo *found = m_session->run(runId);
+    if (!found || !m_session->store())
         return;
+    const projects::RunInfo run = *found;
     std::vector<projects::RecordLine> record;
     try {
         record = m_session->store()->reproducibilityRecord(runId);
@@ -615,10 +617,10 @@ void MainWindow::runDetailsDialog(qint64 runId)
         showProblem(tr("Run %1's record cannot be read: %2").arg(runId).arg(qs(e.what())));
         return;
     }
-    RunDetailsDialog dialog(*r, record, this);
+    RunDetailsDialog dialog(run, record, this);
     if (dialog.exec() != QDialog::Accepted)
         return;
-    if (dialog.name() == qs(r->name) && dialog.notes() == qs(r->notes))
+    if (dialog.name() == qs(run.name) && dialog.notes() == qs(run.notes))
         return;
     QString error;
     if (!m_session->describeRun(runId, dialog.name(), dialog.notes(), &error))

@@ -119,7 +119,7 @@ bool ProjectSession::describeRun(int64_t runId, const QString &name, const QStri
     return writeOnce(
         "SEP Studio (run name and notes)",
         [&](projects::ProjectStore &store) {
-            // Both checked before either is written, so a refused note leaves the name alone too.
+            // Both or neither: when the notes are refused, the name written just before is put back.
             const auto before = store.run(runId);
             store.setRunName(runId, ss(name));
             try {
