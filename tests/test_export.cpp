@@ -20,6 +20,7 @@
 #include "tests/support/fixtures.h"
 #include "tests/support/expect_error.h"
 #include "tests/support/test_main.h"
+#include "tests/support/zip_bytes.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <opencv2/imgcodecs.hpp>
@@ -366,6 +367,21 @@ void TestExport::hostileZipEntriesAreRefused()
         // Nothing half-unpacked is left in the cache.
         const QStringList left = QDir(bundles).entryList(QDir::NoDotAndDotDot | QDir::AllEntries | QDir::Hidden);
         QVERIFY2(left.isEmpty(), qPrintable(left.join(QLatin1Char(' '))));
+    }
+    // An entry that declares 4 GB in a small file is refused before anything is allocated or written.
+    {
+        const std::string p = out.filePath(QStringLiteral("declares.sepmodel")).toStdString();
+        {
+            caffe2::serialize::PyTorchStreamWriter writer(p);
+            const std::string manifest = "{}";
+            writer.writeRecord("manifest.json", manifest.data(), manifest.size());
+            writer.writeEndOfFile();
+        }
+        std::string bytes = readFile(p);
+        QVERIFY(test::setDeclaredSize(bytes, "declares/manifest.json", 0xFFFFFFFF));
+        writeFileAtomic(p, bytes);
+        expectError([&] { exporting::readBundle(p); }, {"declares.sepmodel", "'declares/manifest.json'", "4294967295"});
+        QVERIFY(!QFileInfo::exists(bundles) || QDir(bundles).isEmpty());
     }
     qunsetenv("XDG_CACHE_HOME");
 }

@@ -7,6 +7,8 @@
 #include "engine/core/error.h"
 #include "engine/io/safetensors.h"
 #include "engine/io/torch_archive.h"
+#include "engine/io/zip_directory.h"
+#include "tests/support/zip_bytes.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <caffe2/serialize/inline_container.h>
@@ -907,6 +909,90 @@ private Q_SLOTS:
             const QString script = errorOf([&] { sep::io::readTorchScriptTensors(file); });
             QVERIFY2(script.contains(name), qPrintable(script));
         }
+    }
+
+    // LibTorch's reader allocates whatever an entry declares before reading it; a 1 kB file that
+    // declares 4 GB must be refused first, naming the file and the entry.
+    void declaredSizesBeyondTheFile_data()
+    {
+        QTest::addColumn<QString>("entry");
+        QTest::addColumn<qint64>("declared");   // -1: one byte more than the whole file
+        QTest::newRow("storage, 4 GB") << QStringLiteral("archive/data/0") << qint64(0xFFFFFFFF);
+        QTest::newRow("storage, one byte too many") << QStringLiteral("archive/data/0") << qint64(-1);
+        QTest::newRow("pickle, 4 GB") << QStringLiteral("archive/data.pkl") << qint64(0xFFFFFFFF);
+        QTest::newRow("version, read as it opens") << QStringLiteral("archive/version") << qint64(0xFFFFFFFF);
+    }
+
+    void declaredSizesBeyondTheFile()
+    {
+        QFETCH(QString, entry);
+        QFETCH(qint64, declared);
+        c10::Dict<std::string, at::Tensor> d;
+        d.insert("x", at::arange(10, at::kFloat));
+        const std::vector<char> saved = torch::jit::pickle_save(c10::IValue(d));
+        std::string bytes(saved.begin(), saved.end());
+        const uint32_t size = declared < 0 ? uint32_t(bytes.size() + 1) : uint32_t(declared);
+        QVERIFY2(sep::test::setDeclaredSize(bytes, entry.toStdString(), size), qPrintable(entry));
+        const QString name = QStringLiteral("declares.pt");
+        writeFile(path(name), bytes);
+        const QString msg = errorOf([&] { sep::io::readTorchArchive(path(name)); });
+        QVERIFY2(msg.contains(name) && msg.contains(entry) && msg.contains(QString::number(size))
+                     && msg.contains(QStringLiteral("more than the whole file")),
+                 qPrintable(msg));
+        QVERIFY(!msg.contains(QStringLiteral("WRONG EXCEPTION")));
+    }
+
+    // The directory reader against a zip made by hand: zip64 sizes in the extra field are read
+    // (and checked), and each broken structure is named.
+    void zipDirectoryByHand()
+    {
+        const auto le = [](uint64_t v, int bytes) {
+            std::string s;
+            for (int k = 0; k < bytes; ++k)
+                s += char((v >> (8 * k)) & 0xFF);
+            return s;
+        };
+        // One stored entry "top/a.txt" whose directory entry gives its sizes as 0xFFFFFFFF plus a
+        // zip64 extra field holding `zip64Size` for both.
+        const auto make = [&](uint64_t zip64Size) {
+            const std::string name = "top/a.txt", data = "hello";
+            std::string z = "PK\x03\x04" + le(20, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(0, 4)
+                + le(data.size(), 4) + le(data.size(), 4) + le(name.size(), 2) + le(0, 2) + name + data;
+            const std::string extra = le(0x0001, 2) + le(16, 2) + le(zip64Size, 8) + le(zip64Size, 8);
+            const size_t directoryAt = z.size();
+            z += "PK\x01\x02" + le(45, 2) + le(45, 2) + le(0, 2) + le(0, 2) + le(0, 4) + le(0, 4)
+                + le(0xFFFFFFFF, 4) + le(0xFFFFFFFF, 4) + le(name.size(), 2) + le(extra.size(), 2) + le(0, 2)
+                + le(0, 2) + le(0, 2) + le(0, 4) + le(0, 4) + name + extra;
+            const size_t directorySize = z.size() - directoryAt;
+            z += "PK\x05\x06" + le(0, 2) + le(0, 2) + le(1, 2) + le(1, 2) + le(directorySize, 4)
+                + le(directoryAt, 4) + le(0, 2);
+            return z;
+        };
+        const std::string good = path(QStringLiteral("by-hand.zip"));
+        writeFile(good, make(5));
+        const sep::io::ZipDirectory dir(good);
+        QCOMPARE(dir.entries().size(), size_t(1));
+        QCOMPARE(dir.entries()[0].size, uint64_t(5));
+        QCOMPARE(dir.entries()[0].storedSize, uint64_t(5));
+        QVERIFY(dir.findRecord("a.txt") == &dir.entries()[0]);
+        QVERIFY(dir.findRecord("b.txt") == nullptr);
+
+        const QString huge = QStringLiteral("huge.zip");
+        writeFile(path(huge), make(uint64_t(1) << 40));
+        QString msg = errorOf([&] { sep::io::ZipDirectory x(path(huge)); });
+        QVERIFY2(msg.contains(huge) && msg.contains(QStringLiteral("'top/a.txt'"))
+                     && msg.contains(QString::number(qint64(1) << 40)),
+                 qPrintable(msg));
+
+        // The directory said to lie past the end of the file; no end record at all.
+        std::string past = make(5);
+        past.replace(past.size() - 6, 4, le(1u << 30, 4));
+        writeFile(path(QStringLiteral("past.zip")), past);
+        msg = errorOf([&] { sep::io::ZipDirectory x(path(QStringLiteral("past.zip"))); });
+        QVERIFY2(msg.contains(QStringLiteral("past.zip")) && msg.contains(QStringLiteral("past the end")), qPrintable(msg));
+        writeFile(path(QStringLiteral("noend.zip")), make(5).substr(0, 60));
+        msg = errorOf([&] { sep::io::ZipDirectory x(path(QStringLiteral("noend.zip"))); });
+        QVERIFY2(msg.contains(QStringLiteral("noend.zip")) && msg.contains(QStringLiteral("end-of-directory")), qPrintable(msg));
     }
 
     void archiveStructureErrors()

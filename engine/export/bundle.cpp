@@ -9,6 +9,7 @@
 #include "engine/core/sha256.h"
 #include "engine/core/version.h"
 #include "engine/io/safetensors.h"
+#include "engine/io/zip_directory.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
@@ -83,6 +84,8 @@ fs::path unpack(const std::string &path)
     std::error_code ec;
     if (fs::exists(dir / "manifest.json", ec))
         return dir;
+    // Before anything is written: LibTorch's reader allocates whatever size an entry declares.
+    const io::ZipDirectory directory(path);
     const fs::path tmp = dir.string() + ".tmp-" + std::to_string(::getpid());
     fs::remove_all(tmp, ec);
     makeDirectories(tmp.string());
@@ -103,6 +106,9 @@ fs::path unpack(const std::string &path)
             // The folder is new and holds only what this loop wrote (files, no links), so a
             // lexically contained path cannot be redirected elsewhere.
             const fs::path target = entryPathInside(tmp, name, path);
+            if (!directory.findRecord(name))
+                throw Error(path + ": entry '" + shortened(name) + "' is not where the zip directory lists its "
+                                   "entries; the bundle is damaged. Export it again.");
             auto [data, size] = reader.getRecord(name);
             makeDirectories(target.parent_path().string());
             writeFileAtomic(target.string(), std::string(static_cast<const char *>(data.get()), size));

@@ -2,6 +2,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/files.h"
+#include "engine/io/zip_directory.h"
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
@@ -160,6 +161,9 @@ public:
     explicit Archive(const std::string &path) : m_path(path)
     {
         checkNotLegacy();
+        // Before LibTorch's reader, which allocates whatever an entry declares (it reads `version`
+        // as it opens): every declared size is checked against the file here.
+        m_directory = std::make_unique<ZipDirectory>(path);
         try {
             m_reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
         } catch (const c10::Error &e) {
@@ -188,6 +192,9 @@ public:
     {
         if (!hasRecord(name))
             throw Error(m_path + ": the archive has no record '" + name + "'");
+        if (!m_directory->findRecord(name))
+            throw Error(m_path + ": record '" + name + "' is not where the zip directory lists its entries; "
+                                 "the archive is corrupt");
         return guarded("reading record '" + name + "'", [&] {
             auto [ptr, size] = m_reader->getRecord(name);
             return std::make_pair(std::move(ptr), size);
@@ -221,9 +228,13 @@ private:
                                  "Ask its source for a safetensors file or one saved by PyTorch 1.6 or later. Do not "
                                  "load it in Python to convert it unless you trust its source: unpickling runs any "
                                  "code the file holds.");
+        if (got < 4 || std::memcmp(head, "PK\x03\x04", 4) != 0)
+            throw Error(m_path + ": not a PyTorch zip archive (it does not begin with a zip header); "
+                                 "it is another kind of file or it is corrupt/truncated");
     }
 
     std::string m_path;
+    std::unique_ptr<ZipDirectory> m_directory;
     std::unique_ptr<caffe2::serialize::PyTorchStreamReader> m_reader;
 };
 
